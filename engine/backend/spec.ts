@@ -1,0 +1,162 @@
+// The kernel vocabulary shared by every backend: what a kernel computes, not how.
+//
+// Ops (engine/ops) describe their work as KernelSpecs and hand them to a Backend; they never
+// touch GPU objects. The reference backend interprets each spec in float64 TypeScript (the
+// oracle of every test); the WebGPU backend turns each spec into WGSL from kernels/.
+//
+// Rule for what goes where: fields that change the generated code (op kind, transposes,
+// flags) are compile-time and live in the spec; sizes, strides, scalars and seeds are
+// runtime values and also live in the spec, but a backend must pass them as uniforms so a
+// new batch size or sequence length never compiles a new pipeline.
+// Every tensor is contiguous, row-major. Element strides are in elements, not bytes.
+
+export type DType = 'f32' | 'i32';
+
+/** Largest tensor rank the strided kernels accept. */
+export const MAX_DIMS = 8;
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'erf' | 'abs' | 'recip' | 'sigmoid'
+  | 'relu'
+  /** Heaviside step: 1 where x > 0 else 0 (relu's derivative). */
+  | 'step'
+  /** GELU, erf form: x * 0.5 * (1 + erf(x / sqrt(2))) (BERT). */
+  | 'gelu'
+  /** d/dx of the erf GELU: Phi(x) + x * phi(x). */
+  | 'geluGrad'
+  /** GELU, tanh form: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))) (ALBERT's gelu_new). */
+  | 'geluTanh'
+  /** d/dx of geluTanh. */
+  | 'geluTanhGrad';
+
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
+  /** Comparisons give 1.0 / 0.0. */
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+
+/**
+ * A unit of work. `inputs` and `outputs` of Backend.run are listed per kind below.
+ * All f32 unless noted.
+ */
+export type KernelSpec =
+  /** out[i] = scalar for i < size. out: f32 or i32 (dtype). */
+  | { kind: 'fill'; dtype: DType; size: number; value: number }
+  /** out[i] = op(x[i]). in: [x]; out: [y], same size. */
+  | { kind: 'unary'; op: UnaryOp; size: number }
+  /** out[i] = x[i] * scale + shift. Used for scalar arithmetic without a scalar tensor. */
+  | { kind: 'affine'; size: number; scale: number; shift: number }
+  /**
+   * Broadcasting binary op. in: [a, b]; out: [y] with shape `outShape`.
+   * aStrides/bStrides have outShape's rank and hold 0 on broadcast dimensions.
+   */
+  | { kind: 'binary'; op: BinaryOp; outShape: number[]; aStrides: number[]; bStrides: number[] }
+  /** y = cond != 0 ? a : b, broadcasting like binary. in: [cond, a, b]. */
+  | { kind: 'where'; outShape: number[]; condStrides: number[]; aStrides: number[]; bStrides: number[] }
+  /** Element conversion. f32 -> i32 truncates toward zero. in: [x] of `from`; out: [y] of `to`. */
+  | { kind: 'cast'; from: DType; to: DType; size: number }
+  /**
+   * Strided copy: for every index tuple t of `shape`,
+   *   out[outOffset + sum(t*outStrides)] = x[inOffset + sum(t*inStrides)].
+   * Covers permute, slice, expand (stride 0) and writing one part of a concat.
+   * Elements of `out` not addressed are left untouched. Works for f32 and i32 (dtype).
+   */
+  | {
+      kind: 'copy'; dtype: DType; shape: number[];
+      inStrides: number[]; inOffset: number; outStrides: number[]; outOffset: number;
+    }
+  /**
+   * Reduction over the middle axis of x viewed as [outer, len, inner]:
+   *   out[o, i] = reduce_j x[o, j, i], then multiplied by `scale` (sum only; mean = sum/len).
+   * `op: 'max'` ignores scale. len >= 1 always (ops reject empty reductions).
+   */
+  | { kind: 'reduce'; op: 'sum' | 'max'; outer: number; len: number; inner: number; scale: number }
+  /** argmax over the last axis of x viewed as [rows, len]; first index wins ties. out: i32 [rows]. */
+  | { kind: 'argmax'; rows: number; len: number }
+  /**
+   * Batched matmul: out[b] = op(A[b]) @ op(B[b]) with op = transpose when the flag is set.
+   * A is stored as [M, K] (or [K, M] when transA), B as [K, N] (or [N, K] when transB).
+   * aBatchStride / bBatchStride in elements (0 broadcasts one matrix over the batch).
+   * out: [batch, M, N] contiguous.
+   */
+  | {
+      kind: 'matmul'; transA: boolean; transB: boolean;
+      batch: number; m: number; n: number; k: number; aBatchStride: number; bBatchStride: number;
+    }
+  /**
+   * Row softmax over x viewed as [rows, len]: y = softmax(x) or log_softmax(x) when `log`.
+   * A row whose entries are all -inf gives all zeros (softmax) / all -inf (log) and zero gradient.
+   */
+  | { kind: 'softmax'; log: boolean; rows: number; len: number }
+  /**
+   * Softmax backward from the output y. in: [y, dy]; out: [dx].
+   *   softmax:     dx = y * (dy - sum(dy * y))
+   *   log-softmax: dx = dy - exp(y) * sum(dy)
+   */
+  | { kind: 'softmaxBackward'; log: boolean; rows: number; len: number }
+  /**
+   * LayerNorm over the last axis, x viewed as [rows, len]. in: [x, gamma, beta];
+   * out: [y, mean, rstd] with mean/rstd of shape [rows]. Two-pass variance (no E[x^2]-mean^2).
+   */
+  | { kind: 'layernorm'; rows: number; len: number; eps: number }
+  /**
+   * LayerNorm backward. in: [x, gamma, mean, rstd, dy]; out: [dx, dgamma, dbeta]
+   * (dgamma/dbeta summed over rows).
+   */
+  | { kind: 'layernormBackward'; rows: number; len: number }
+  /**
+   * Per-row cross-entropy from logits [rows, classes] and i32 labels [rows]:
+   *   loss[r] = logsumexp(x[r]) - x[r, label[r]], or 0 when label[r] == ignoreIndex.
+   * in: [logits, labels]; out: [loss]. A label outside [0, classes) other than ignoreIndex gives NaN.
+   */
+  | { kind: 'crossEntropy'; rows: number; classes: number; ignoreIndex: number }
+  /**
+   * d loss / d logits: (softmax(x[r]) - onehot(label[r])) * dloss[r]; zero row when ignored.
+   * in: [logits, labels, dloss]; out: [dlogits].
+   */
+  | { kind: 'crossEntropyBackward'; rows: number; classes: number; ignoreIndex: number }
+  /**
+   * Row gather: out[r, :] = table[ids[r], :]. in: [table [vocab, dim], ids i32 [rows]].
+   * An id outside [0, vocab) gives a zero row (ops validate ids before dispatch when they can).
+   */
+  | { kind: 'gather'; rows: number; dim: number; vocab: number }
+  /**
+   * Deterministic scatter-add, gather's backward: dtable[v, :] = sum over r with ids[r] == v of dy[r, :],
+   * summed in increasing r order. Rows never referenced are 0. in: [dy [rows, dim], ids]; out: [dtable].
+   */
+  | { kind: 'scatterAdd'; rows: number; dim: number; vocab: number }
+  /**
+   * Inverted dropout with a counter-based RNG: y[i] = keep(seed, i) ? x[i] / (1 - p) : 0, where
+   * keep(seed, i) = uniform(seed, i) >= p (see engine/random.ts). Linear in x, so the backward is
+   * the same kernel applied to dy with the same seed.
+   */
+  | { kind: 'dropout'; size: number; p: number; seed: number };
+
+export type KernelKind = KernelSpec['kind'];
+
+/** A backend-owned block of memory holding `size` elements of `dtype`. */
+export interface Storage {
+  readonly size: number;
+  readonly dtype: DType;
+}
+
+/** Host-side element arrays accepted and returned by backends. */
+export type HostArray = Float32Array | Float64Array | Int32Array;
+
+/** The narrow interface every backend implements. */
+export interface Backend {
+  readonly name: string;
+  /** Allocates uninitialised storage. */
+  alloc(size: number, dtype: DType): Storage;
+  /** Releases storage; using it afterwards is an error. */
+  free(storage: Storage): void;
+  /** Copies host data into storage (lengths must match). */
+  write(storage: Storage, data: ArrayLike<number>): void;
+  /** Reads storage back to the host: Float32Array/Float64Array for f32, Int32Array for i32. */
+  read(storage: Storage): Promise<HostArray>;
+  /** Records one kernel; may run later (flushed by read/flush). */
+  run(spec: KernelSpec, inputs: Storage[], outputs: Storage[]): void;
+  /** Submits pending work. */
+  flush(): void;
+  /** Number of storages allocated and not yet freed (for leak tests). */
+  liveCount(): number;
+}

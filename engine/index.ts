@@ -1,0 +1,9 @@
+// Public entry of the engine (platform neutral: no Node imports; see engine/node.ts for Dawn).
+export * from './backend/spec.js';
+export { ReferenceBackend } from './backend/reference/reference.js';
+export { Tensor, tensor, scalar, empty, setDefaultBackend, getDefaultBackend, type CreateOptions } from './tensor.js';
+export { backward } from './autodiff.js';
+export { tidy, tidyAsync, keep, startScope, endScope, noGrad, isGradEnabled } from './scope.js';
+export { setSeed, nextSeed } from './seed.js';
+export * as F from './ops/api.js';
+export { zeros, ones, full, randn, randUniform } from './creation.js';

@@ -1,0 +1,83 @@
+// Neural-network primitives with their own kernels: softmax / log-softmax and layernorm over
+// the last axis, per-row cross-entropy, embedding gather (backward: deterministic scatter-add),
+// dropout (counter-based RNG, mask recomputed in backward) and argmax.
+
+import { sizeOf } from '../shape.js';
+import { runKernel, runKernel1 } from './kernel.js';
+import type { OpAttrs, OpDef } from './table.js';
+import * as F from './api.js';
+
+const lastDim = (shape: readonly number[]) => shape[shape.length - 1];
+
+export const nnOps: {
+  softmax: OpDef<OpAttrs['softmax']>;
+  layernorm: OpDef<OpAttrs['layernorm']>;
+  crossEntropyRows: OpDef<OpAttrs['crossEntropyRows']>;
+  gather: OpDef<OpAttrs['gather']>;
+  dropout: OpDef<OpAttrs['dropout']>;
+  argmax: OpDef<OpAttrs['argmax']>;
+} = {
+  softmax: {
+    forward: ([x], { log }) => {
+      const len = lastDim(x.shape);
+      return { out: runKernel1({ kind: 'softmax', log, rows: x.size / len, len }, [x], x.shape) };
+    },
+    backward: (g, { output: y, attrs: { log } }) => {
+      const len = lastDim(y.shape);
+      return [runKernel1({ kind: 'softmaxBackward', log, rows: y.size / len, len }, [y, g], y.shape)];
+    },
+  },
+  layernorm: {
+    forward: ([x, gamma, beta], { eps }) => {
+      const len = lastDim(x.shape);
+      const rows = x.size / len;
+      const [out, mean, rstd] = runKernel({ kind: 'layernorm', rows, len, eps }, [x, gamma, beta], [
+        { shape: x.shape, dtype: 'f32' },
+        { shape: [rows], dtype: 'f32' },
+        { shape: [rows], dtype: 'f32' },
+      ]);
+      return { out, saved: [mean, rstd] };
+    },
+    backward: (g, { inputs: [x, gamma, beta], saved: [mean, rstd] }) => {
+      const len = lastDim(x.shape);
+      const [dx, dgamma, dbeta] = runKernel({ kind: 'layernormBackward', rows: x.size / len, len }, [x, gamma, mean, rstd, g], [
+        { shape: x.shape, dtype: 'f32' },
+        { shape: gamma.shape, dtype: 'f32' },
+        { shape: beta.shape, dtype: 'f32' },
+      ]);
+      return [dx, dgamma, dbeta];
+    },
+  },
+  crossEntropyRows: {
+    forward: ([logits, labels], { ignoreIndex }) => {
+      const [rows, classes] = logits.shape;
+      return { out: runKernel1({ kind: 'crossEntropy', rows, classes, ignoreIndex }, [logits, labels], [rows]) };
+    },
+    backward: (g, { inputs: [logits, labels], attrs: { ignoreIndex } }) => {
+      const [rows, classes] = logits.shape;
+      return [runKernel1({ kind: 'crossEntropyBackward', rows, classes, ignoreIndex }, [logits, labels, g], logits.shape), null];
+    },
+  },
+  gather: {
+    forward: ([table, ids]) => {
+      const [vocab, dim] = table.shape;
+      return { out: runKernel1({ kind: 'gather', rows: ids.size, dim, vocab }, [table, ids], [...ids.shape, dim]) };
+    },
+    backward: (g, { inputs: [table, ids] }) => {
+      const [vocab, dim] = table.shape;
+      return [runKernel1({ kind: 'scatterAdd', rows: ids.size, dim, vocab }, [g, ids], table.shape), null];
+    },
+  },
+  dropout: {
+    forward: ([x], { p, seed }) => ({ out: runKernel1({ kind: 'dropout', size: x.size, p, seed }, [x], x.shape) }),
+    // Dropout is linear in x with a fixed mask: its VJP is the same map with the same seed.
+    backward: (g, { attrs: { p, seed } }) => [F.dropout(g, p, { seed, training: true })],
+  },
+  argmax: {
+    forward: ([x]) => {
+      const len = lastDim(x.shape);
+      return { out: runKernel1({ kind: 'argmax', rows: sizeOf(x.shape) / len, len }, [x], x.shape.slice(0, -1), 'i32') };
+    },
+    backward: () => [null],
+  },
+};

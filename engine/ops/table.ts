@@ -1,0 +1,54 @@
+// The op table: every differentiable op's forward and vector-Jacobian product side by side,
+// keyed by name. The mapped type below makes a missing op, a missing backward, or a wrong
+// attribute type a compile error. Forwards run kernels (engine/ops/kernel.ts); backwards are
+// written with the functional API (engine/ops/api.ts) and run with recording off.
+
+import type { BinaryOp, DType, UnaryOp } from '../backend/spec.js';
+import type { BackwardContext } from '../autodiff.js';
+import type { Tensor } from '../tensor.js';
+import { elementwiseOps } from './elementwise.js';
+import { layoutOps } from './layout.js';
+import { reduceOps } from './reduce.js';
+import { matmulOps } from './matmul.js';
+import { nnOps } from './nn.js';
+
+/** Attributes of each op; the keys are the op names. */
+export interface OpAttrs {
+  unary: { op: UnaryOp };
+  binary: { op: BinaryOp };
+  affine: { scale: number; shift: number };
+  where: Record<string, never>;
+  cast: { to: DType };
+  reshape: { shape: number[] };
+  permute: { axes: number[] };
+  slice: { starts: number[]; ends: number[] };
+  concat: { axis: number };
+  expand: { shape: number[] };
+  sum: { axes: number[]; keepdim: boolean; scale: number };
+  max: { axes: number[]; keepdim: boolean };
+  argmax: Record<string, never>;
+  matmul: { transA: boolean; transB: boolean };
+  softmax: { log: boolean };
+  layernorm: { eps: number };
+  crossEntropyRows: { ignoreIndex: number };
+  gather: Record<string, never>;
+  dropout: { p: number; seed: number };
+}
+export type OpName = keyof OpAttrs;
+
+export interface OpDef<A> {
+  /** Computes the output; `saved` holds extra tensors for the backward (owned by the node). */
+  forward(inputs: Tensor[], attrs: A): { out: Tensor; saved?: Tensor[] };
+  /** Gradient for each input (null where none flows: integer inputs, non-differentiable ops). */
+  backward(grad: Tensor, ctx: BackwardContext<A>): (Tensor | null)[];
+}
+
+export type OpTable = { [K in OpName]: OpDef<OpAttrs[K]> };
+
+export const opTable: OpTable = {
+  ...elementwiseOps,
+  ...layoutOps,
+  ...reduceOps,
+  ...matmulOps,
+  ...nnOps,
+};
