@@ -7,3 +7,7 @@ export { tidy, tidyAsync, keep, startScope, endScope, noGrad, isGradEnabled } fr
 export { setSeed, nextSeed } from './seed.js';
 export * as F from './ops/api.js';
 export { zeros, ones, full, randn, randUniform } from './creation.js';
+export { Module } from './nn/module.js';
+export { Linear, Embedding, LayerNorm, Dropout } from './nn/layers.js';
+export { Optimizer, SGD, Adam, AdamW, LAMB, decayGroups, clipGradNorm, type ParamGroup } from './optim/optimizer.js';
+export { LRScheduler, linearWarmupDecay, noam, constantSchedule, type Schedule } from './optim/schedules.js';

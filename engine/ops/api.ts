@@ -339,6 +339,11 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: { ignoreIndex
 
 /** Embedding lookup: rows of `table` [V, D] at i32 `ids` of any shape -> [...ids.shape, D]. */
 export function gather(table: Tensor, ids: Tensor): Tensor {
+  return embeddingWithPadding(table, ids, -1);
+}
+
+/** gather() whose row `paddingIdx` receives no gradient (PyTorch's Embedding padding_idx). */
+export function embeddingWithPadding(table: Tensor, ids: Tensor, paddingIdx: number): Tensor {
   if (ids.dtype !== 'i32') throw new Error(`gather: ids must be i32, got ${ids.dtype} tensor of shape ${fmtShape(ids.shape)}`);
   if (table.rank !== 2) throw new Error(`gather: table must be [vocab, dim], got ${fmtShape(table.shape)}`);
   checkF32('gather', 'table', table);
@@ -351,7 +356,7 @@ export function gather(table: Tensor, ids: Tensor): Tensor {
       }
     }
   }
-  return apply('gather', [table, ids], {});
+  return apply('gather', [table, ids], { paddingIdx });
 }
 
 /**

@@ -8,7 +8,7 @@ import type { OpAttrs, OpDef } from './table.js';
 import * as F from './api.js';
 
 /** Writes `src` into the box of `dst` that starts at `starts` (dst is modified in place). */
-function writeBox(dst: Tensor, src: Tensor, starts: number[]): void {
+export function writeBox(dst: Tensor, src: Tensor, starts: number[]): void {
   const dstStrides = contiguousStrides(dst.shape);
   const outOffset = starts.reduce((acc, s, i) => acc + s * dstStrides[i], 0);
   if (src.size === 0) return;

@@ -3,7 +3,8 @@
 // dropout (counter-based RNG, mask recomputed in backward) and argmax.
 
 import { sizeOf } from '../shape.js';
-import { runKernel, runKernel1 } from './kernel.js';
+import { fillLike, runKernel, runKernel1 } from './kernel.js';
+import { writeBox } from './layout.js';
 import type { OpAttrs, OpDef } from './table.js';
 import * as F from './api.js';
 
@@ -63,9 +64,11 @@ export const nnOps: {
       const [vocab, dim] = table.shape;
       return { out: runKernel1({ kind: 'gather', rows: ids.size, dim, vocab }, [table, ids], [...ids.shape, dim]) };
     },
-    backward: (g, { inputs: [table, ids] }) => {
+    backward: (g, { inputs: [table, ids], attrs: { paddingIdx } }) => {
       const [vocab, dim] = table.shape;
-      return [runKernel1({ kind: 'scatterAdd', rows: ids.size, dim, vocab }, [g, ids], table.shape), null];
+      const dtable = runKernel1({ kind: 'scatterAdd', rows: ids.size, dim, vocab }, [g, ids], table.shape);
+      if (paddingIdx >= 0 && paddingIdx < vocab) writeBox(dtable, fillLike(dtable, 0, [1, dim]), [paddingIdx, 0]);
+      return [dtable, null];
     },
   },
   dropout: {

@@ -31,7 +31,8 @@ export interface OpAttrs {
   softmax: { log: boolean };
   layernorm: { eps: number };
   crossEntropyRows: { ignoreIndex: number };
-  gather: Record<string, never>;
+  /** paddingIdx >= 0: that table row gets no gradient (PyTorch's padding_idx); -1: none. */
+  gather: { paddingIdx: number };
   dropout: { p: number; seed: number };
 }
 export type OpName = keyof OpAttrs;

@@ -1,0 +1,203 @@
+// Optimizers over parameter groups: SGD (momentum), Adam, AdamW (decoupled decay) and LAMB
+// (per-tensor trust ratio, NVIDIA BERT recipe). Updates are written with tensor ops under
+// noGrad, so they run on the parameters' backend and the reference backend alike; everything
+// stays on the device (no readback per step). State is exposed for checkpoints.
+
+import * as F from '../ops/api.js';
+import { keep, noGrad, tidy } from '../scope.js';
+import type { Tensor } from '../tensor.js';
+
+export interface ParamGroup {
+  params: Tensor[];
+  lr?: number;
+  weightDecay?: number;
+}
+
+interface Group {
+  params: Tensor[];
+  lr: number;
+  /** The lr the group was created with; schedules multiply it. */
+  baseLr: number;
+  weightDecay: number;
+}
+
+/** Per-parameter optimizer state: named device tensors and the step count. */
+export interface ParamState {
+  step: number;
+  tensors: Record<string, Tensor>;
+}
+
+export abstract class Optimizer {
+  readonly groups: Group[];
+  readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: Tensor[] | ParamGroup[], defaults: { lr: number; weightDecay?: number }) {
+    const list: ParamGroup[] = params.length > 0 && !('params' in params[0]) ? [{ params: params as Tensor[] }] : (params as ParamGroup[]);
+    if (!(defaults.lr >= 0)) throw new Error(`${this.constructor.name}: lr must be >= 0, got ${defaults.lr}`);
+    this.groups = list.map((g) => {
+      const lr = g.lr ?? defaults.lr;
+      return { params: g.params, lr, baseLr: lr, weightDecay: g.weightDecay ?? defaults.weightDecay ?? 0 };
+    });
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const g of this.groups) {
+        for (const p of g.params) {
+          if (!p.grad) continue;
+          const st = this.state.get(p) ?? { step: 0, tensors: {} };
+          this.state.set(p, st);
+          st.step++;
+          tidy(() => this.update(p, p.grad!, st, g));
+        }
+      }
+    });
+  }
+
+  /** Sets every parameter's gradient to null. */
+  zeroGrad(): void {
+    for (const g of this.groups) for (const p of g.params) p.grad = null;
+  }
+
+  /** Sets the lr of every group to `factor` times its base lr (used by schedules). */
+  scaleLr(factor: number): void {
+    for (const g of this.groups) g.lr = g.baseLr * factor;
+  }
+
+  /** Replaces a state tensor, keeping the new one alive and freeing the old. */
+  setState(st: ParamState, name: string, t: Tensor): void {
+    const old = st.tensors[name];
+    st.tensors[name] = keep(t);
+    if (old && old !== t) old.dispose();
+  }
+
+  protected abstract update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void;
+
+  /** Frees the state tensors. */
+  dispose(): void {
+    for (const st of this.state.values()) for (const t of Object.values(st.tensors)) t.dispose();
+    this.state.clear();
+  }
+}
+
+/** SGD with optional momentum (PyTorch's form: buf = mu*buf + g; p -= lr*buf) and L2 weight decay. */
+export class SGD extends Optimizer {
+  readonly momentum: number;
+  constructor(params: Tensor[] | ParamGroup[], opts: { lr: number; momentum?: number; weightDecay?: number }) {
+    super(params, opts);
+    this.momentum = opts.momentum ?? 0;
+  }
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    let d = g.weightDecay ? F.add(grad, F.mul(p, g.weightDecay)) : grad;
+    if (this.momentum) {
+      const buf = st.tensors.momentum ? F.add(F.mul(st.tensors.momentum, this.momentum), d) : F.mul(d, 1);
+      this.setState(st, 'momentum', buf);
+      d = buf;
+    }
+    p.assign(F.sub(p, F.mul(d, g.lr)));
+  }
+}
+
+export interface AdamOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** The shared moment update; returns m_hat / (sqrt(v_hat) + eps) as PyTorch computes it. */
+function adamDirection(opt: Optimizer & { betas: [number, number]; eps: number }, grad: Tensor, st: ParamState): Tensor {
+  const [b1, b2] = opt.betas;
+  const m0 = st.tensors.expAvg;
+  const v0 = st.tensors.expAvgSq;
+  const m = m0 ? F.add(F.mul(m0, b1), F.mul(grad, 1 - b1)) : F.mul(grad, 1 - b1);
+  const v = v0 ? F.add(F.mul(v0, b2), F.mul(F.mul(grad, grad), 1 - b2)) : F.mul(F.mul(grad, grad), 1 - b2);
+  opt.setState(st, 'expAvg', m);
+  opt.setState(st, 'expAvgSq', v);
+  const bc1 = 1 - b1 ** st.step;
+  const bc2 = 1 - b2 ** st.step;
+  // PyTorch: denom = sqrt(v) / sqrt(bc2) + eps; step = lr / bc1 * m / denom.
+  const denom = F.add(F.mul(F.sqrt(v), 1 / Math.sqrt(bc2)), opt.eps);
+  return F.div(F.mul(m, 1 / bc1), denom);
+}
+
+/** Adam (Kingma & Ba); weightDecay adds an L2 term to the gradient, as torch.optim.Adam. */
+export class Adam extends Optimizer {
+  readonly betas: [number, number];
+  readonly eps: number;
+  constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
+    super(params, opts);
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+  }
+  protected update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    const gr = g.weightDecay ? F.add(grad, F.mul(p, g.weightDecay)) : grad;
+    p.assign(F.sub(p, F.mul(adamDirection(this, gr, st), g.lr)));
+  }
+}
+
+/** AdamW (Loshchilov & Hutter): decay applied to the weights, decoupled from the gradient. */
+export class AdamW extends Adam {
+  constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
+    super(params, { weightDecay: 0.01, ...opts });
+  }
+  protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    const decayed = g.weightDecay ? F.mul(p, 1 - g.lr * g.weightDecay) : p;
+    const next = F.sub(decayed, F.mul(adamDirection(this, grad, st), g.lr));
+    p.assign(next);
+  }
+}
+
+/** LAMB (You et al. 2019) as NVIDIA's BERT: Adam direction + decay, scaled per tensor by ||p|| / ||u||. */
+export class LAMB extends Adam {
+  constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
+    super(params, { eps: 1e-6, weightDecay: 0.01, ...opts });
+  }
+  protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    let u = adamDirection(this, grad, st);
+    if (g.weightDecay) u = F.add(u, F.mul(p, g.weightDecay));
+    const wn = F.sqrt(F.sum(F.mul(p, p)));
+    const un = F.sqrt(F.sum(F.mul(u, u)));
+    // ratio = ||p|| / ||u||, or 1 when either norm is 0.
+    const ok = F.mul(F.gt(wn, 0), F.gt(un, 0));
+    const ratio = F.where(ok, F.div(wn, F.maximum(un, 1e-30)), 1);
+    p.assign(F.sub(p, F.mul(F.mul(u, ratio), g.lr)));
+  }
+}
+
+/**
+ * Splits named parameters into a decayed group and an undecayed one (biases and LayerNorm
+ * weights), as in the BERT recipe and Hugging Face's examples.
+ */
+export function decayGroups(named: [string, Tensor][], weightDecay: number): ParamGroup[] {
+  const noDecay = (n: string) => n.endsWith('bias') || /LayerNorm|layer_norm|_norm\./.test(n);
+  return [
+    { params: named.filter(([n]) => !noDecay(n)).map(([, t]) => t), weightDecay },
+    { params: named.filter(([n]) => noDecay(n)).map(([, t]) => t), weightDecay: 0 },
+  ];
+}
+
+/**
+ * Scales all gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:
+ * coef = maxNorm / (norm + 1e-6), capped at 1). Returns the pre-clipping norm as a device scalar.
+ */
+export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
+  return noGrad(() => {
+    const withGrad = params.filter((p) => p.grad);
+    if (withGrad.length === 0) throw new Error('clipGradNorm: no parameter has a gradient');
+    const total = tidy(() => {
+      let sq: Tensor | null = null;
+      for (const p of withGrad) {
+        const s = F.sum(F.mul(p.grad!, p.grad!));
+        sq = sq ? F.add(sq, s) : s;
+      }
+      return F.sqrt(sq!);
+    });
+    tidy(() => {
+      const coef = F.minimum(F.div(maxNorm, F.add(total, 1e-6)), 1);
+      for (const p of withGrad) p.grad = F.mul(p.grad!, coef);
+    });
+    return total;
+  });
+}
