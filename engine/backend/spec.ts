@@ -125,6 +125,18 @@ export type KernelSpec =
    */
   | { kind: 'scatterAdd'; rows: number; dim: number; vocab: number }
   /**
+   * Indices of the k largest entries of each row of x viewed as [rows, len], in descending order of
+   * value (ties: the lower index first). in: [x]; out: i32 [rows, k]. 1 <= k <= len.
+   */
+  | { kind: 'topk'; rows: number; len: number; k: number }
+  /** out[r, j] = x[r, idx[r, j]]. in: [x [rows, len] of dtype, idx i32 [rows, k]]; out: [rows, k] of dtype. */
+  | { kind: 'gatherLast'; dtype: DType; rows: number; len: number; k: number }
+  /**
+   * gatherLast's backward: dx[r, c] = sum over j with idx[r, j] == c of g[r, j] (j ascending).
+   * in: [g [rows, k], idx i32 [rows, k]]; out: [rows, len].
+   */
+  | { kind: 'scatterLast'; rows: number; len: number; k: number }
+  /**
    * Inverted dropout with a counter-based RNG: y[i] = keep(seed, i) ? x[i] / (1 - p) : 0, where
    * keep(seed, i) = uniform(seed, i) >= p (see engine/random.ts). Linear in x, so the backward is
    * the same kernel applied to dy with the same seed.

@@ -370,3 +370,23 @@ export function dropout(x: Tensor, p: number, opts: { training?: boolean; seed?:
   checkF32('dropout', 'input', x);
   return apply('dropout', [x], { p, seed: opts.seed ?? nextSeed() });
 }
+
+/** The k largest entries along the last axis: values (differentiable) and i32 indices, descending. */
+export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
+  const len = x.shape[x.rank - 1];
+  if (x.rank === 0 || !Number.isInteger(k) || k < 1 || k > len) {
+    throw new Error(`topk: k=${k} must be an integer in [1, ${len}] for input ${fmtShape(x.shape)}`);
+  }
+  checkF32('topk', 'input', x);
+  const indices = apply('topk', [x], { k });
+  return { values: gatherLast(x, indices), indices };
+}
+
+/** out[..., j] = x[..., idx[..., j]] (PyTorch's take_along_dim on the last axis). */
+export function gatherLast(x: Tensor, idx: Tensor): Tensor {
+  if (idx.dtype !== 'i32') throw new Error(`gatherLast: indices must be i32, got ${idx.dtype} ${fmtShape(idx.shape)}`);
+  if (idx.rank !== x.rank || idx.shape.slice(0, -1).some((d, i) => d !== x.shape[i])) {
+    throw new Error(`gatherLast: indices ${fmtShape(idx.shape)} must match x ${fmtShape(x.shape)} except in the last axis`);
+  }
+  return apply('gatherLast', [x, idx], {});
+}

@@ -17,7 +17,29 @@ export const nnOps: {
   gather: OpDef<OpAttrs['gather']>;
   dropout: OpDef<OpAttrs['dropout']>;
   argmax: OpDef<OpAttrs['argmax']>;
+  topk: OpDef<OpAttrs['topk']>;
+  gatherLast: OpDef<OpAttrs['gatherLast']>;
 } = {
+  topk: {
+    forward: ([x], { k }) => {
+      const len = lastDim(x.shape);
+      return { out: runKernel1({ kind: 'topk', rows: x.size / len, len, k }, [x], [...x.shape.slice(0, -1), k], 'i32') };
+    },
+    backward: () => [null],
+  },
+  gatherLast: {
+    forward: ([x, idx]) => {
+      const len = lastDim(x.shape);
+      const k = lastDim(idx.shape);
+      const spec = { kind: 'gatherLast' as const, dtype: x.dtype, rows: x.size / len, len, k };
+      return { out: runKernel1(spec, [x, idx], idx.shape, x.dtype) };
+    },
+    backward: (g, { inputs: [x, idx] }) => {
+      const len = lastDim(x.shape);
+      const k = lastDim(idx.shape);
+      return [runKernel1({ kind: 'scatterLast', rows: x.size / len, len, k }, [g, idx], x.shape), null];
+    },
+  },
   softmax: {
     forward: ([x], { log }) => {
       const len = lastDim(x.shape);

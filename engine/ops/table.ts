@@ -34,6 +34,8 @@ export interface OpAttrs {
   /** paddingIdx >= 0: that table row gets no gradient (PyTorch's padding_idx); -1: none. */
   gather: { paddingIdx: number };
   dropout: { p: number; seed: number };
+  topk: { k: number };
+  gatherLast: Record<string, never>;
 }
 export type OpName = keyof OpAttrs;
 

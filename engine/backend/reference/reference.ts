@@ -164,6 +164,27 @@ export class ReferenceBackend implements Backend {
         }
         return;
       }
+      case 'topk': {
+        const { rows, len, k } = spec;
+        for (let r = 0; r < rows; r++) {
+          const idx = [...Array(len).keys()];
+          // Stable sort by descending value keeps the lower index first on ties.
+          idx.sort((a, b) => x[0][r * len + b] - x[0][r * len + a] || a - b);
+          for (let j = 0; j < k; j++) y[0][r * k + j] = idx[j];
+        }
+        return;
+      }
+      case 'gatherLast': {
+        const { rows, len, k } = spec;
+        for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) y[0][r * k + j] = x[0][r * len + x[1][r * k + j]];
+        return;
+      }
+      case 'scatterLast': {
+        const { rows, len, k } = spec;
+        y[0].fill(0);
+        for (let r = 0; r < rows; r++) for (let j = 0; j < k; j++) y[0][r * len + x[1][r * k + j]] += x[0][r * k + j];
+        return;
+      }
       case 'dropout': {
         const scale = 1 / (1 - spec.p);
         for (let i = 0; i < spec.size; i++) y[0][i] = uniform(spec.seed, i) >= spec.p ? x[0][i] * scale : 0;
