@@ -134,5 +134,10 @@ export const opCases: OpCase[] = [
     inputs: (d) => [{ shape: [d[0] + 1, d[1]] }, { shape: [d[2], 2], maxInt: d[0] + 1, ints: 'ids', constant: true }],
     run: ([t, ids]) => F.gather(t, ids),
   },
+  {
+    name: 'topk-values',
+    inputs: (d) => [{ shape: [d[0], d[1] + 2] }],
+    run: ([x], d) => F.topk(x, Math.min(3, d[1] + 2)).values,
+  },
   { name: 'dropout', inputs: (d) => [{ shape: [d[0], d[1]] }], run: ([x]) => F.dropout(x, 0.3, { seed: 1234 }) },
 ];

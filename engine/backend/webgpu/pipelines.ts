@@ -20,6 +20,8 @@ export class WgslCompileError extends Error {
 interface Entry {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** Set once validation found the pipeline invalid; later uses throw it at once. */
+  error?: Error;
 }
 
 /** Formats compilation messages with numbered source lines around each one. */
@@ -69,10 +71,15 @@ export class PipelineCache {
     return layout;
   }
 
+  /** The pipeline for `src` (created on first use). Throws at once for a pipeline known to be invalid. */
   get(src: KernelSource): Entry {
     let e = this.bySource.get(src);
-    if (e) return e;
+    if (e) {
+      if (e.error) throw e.error;
+      return e;
+    }
     e = this.byWgsl.get(src.wgsl);
+    if (e?.error) throw e.error;
     if (!e) {
       e = this.create(src);
       this.byWgsl.set(src.wgsl, e);
@@ -93,13 +100,15 @@ export class PipelineCache {
     });
     const scope = this.device.popErrorScope();
     const info = module.getCompilationInfo();
+    const entry: Entry = { pipeline, layout };
+    const fail = (e: Error) => { entry.error = e; this.errors.push(e); };
     const check = Promise.all([scope, info]).then(([err, ci]) => {
       const bad = ci.messages.filter((m) => m.type === 'error');
-      if (bad.length > 0) this.errors.push(new WgslCompileError(src.key, formatCompilationMessages(src.wgsl, bad)));
-      else if (err) this.errors.push(new Error(`WebGPU pipeline ${src.key}: ${err.message}`));
-    }, (e: unknown) => { this.errors.push(new Error(`WebGPU pipeline ${src.key}: validation check failed: ${String(e)}`)); });
+      if (bad.length > 0) fail(new WgslCompileError(src.key, formatCompilationMessages(src.wgsl, bad)));
+      else if (err) fail(new Error(`WebGPU pipeline ${src.key}: ${err.message}`));
+    }, (e: unknown) => { fail(new Error(`WebGPU pipeline ${src.key}: validation check failed: ${String(e)}`)); });
     this.checks.push(check);
-    return { pipeline, layout };
+    return entry;
   }
 
   /** Throws the first pipeline error that already arrived (synchronous; used by flush). */

@@ -79,6 +79,14 @@ export class BufferPool {
     else this.toPool(buf);
   }
 
+  /** Destroys a live buffer instead of pooling it (e.g. one whose mapping failed). */
+  discard(buf: GPUBuffer): void {
+    if (!this.liveSet.delete(buf)) throw new Error(`${this.label}: buffer discarded twice or not from this pool`);
+    this.liveBytes -= this.sizes.get(buf)!;
+    this.sizes.delete(buf);
+    buf.destroy();
+  }
+
   /** Call after the pending encoder was submitted. */
   onSubmit(): void {
     const p = this.pending;

@@ -1,0 +1,237 @@
+// The WebGPU backend: every KernelSpec becomes one or more dispatches of WGSL kernels from kernels/.
+// Platform neutral (takes a GPUDevice); Node construction lives in node.ts.
+//
+// Debug switch: env WEBGPU_DEBUG (or the `debug` option): 1 logs each dispatch, 2 adds submit
+// timings and pool stats at each read, 3 dumps the WGSL of every new pipeline.
+
+import type { Backend, DType, HostArray, KernelSpec, Storage } from '../spec.js';
+import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
+import type { AdapterReport } from './device.js';
+import { BufferUsage, MapMode } from './flags.js';
+import { PipelineCache } from './pipelines.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import { CommandQueue, type BoundBuffer } from './queue.js';
+
+export interface WebGPUBackendOptions {
+  /** Dispatches per submit (default 48). */
+  batchSize?: number;
+  /** 0..3, see the file comment; default from env WEBGPU_DEBUG. */
+  debug?: number;
+  /** Overrides maxComputeWorkgroupsPerDimension (tests use a small value to exercise grid folding). */
+  maxWorkgroupsPerDim?: number;
+  /** Pooled bytes kept for reuse (default 1 GiB). */
+  maxPooledBytes?: number;
+}
+
+export interface BackendStats {
+  storagesLive: number;
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+  pool: PoolStats;
+  staging: PoolStats;
+}
+
+class GPUStorage implements Storage {
+  freed = false;
+  constructor(readonly size: number, readonly dtype: DType, readonly buffer: GPUBuffer, readonly id: number) {}
+}
+
+const bindBytes = (words: number) => Math.max(4, words * 4);
+
+function envDebug(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = Number(env?.['WEBGPU_DEBUG'] ?? 0);
+  return Number.isFinite(v) ? v : 0;
+}
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly debug: number;
+  private readonly pool: BufferPool;
+  private readonly staging: BufferPool;
+  private readonly pipelines: PipelineCache;
+  private readonly queue: CommandQueue;
+  private live = 0;
+  private nextId = 0;
+  private destroyed = false;
+
+  constructor(readonly device: GPUDevice, readonly adapter: AdapterReport, opts: WebGPUBackendOptions = {}) {
+    this.debug = opts.debug ?? envDebug();
+    this.pool = new BufferPool(device, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, opts.maxPooledBytes ?? 1 << 30, 'storage');
+    this.staging = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 256 << 20, 'staging');
+    this.pipelines = new PipelineCache(device, this.debug);
+    this.queue = new CommandQueue(device, {
+      batchSize: opts.batchSize ?? 48,
+      maxWorkgroupsPerDim: opts.maxWorkgroupsPerDim ?? device.limits.maxComputeWorkgroupsPerDimension,
+      uniformAlign: device.limits.minUniformBufferOffsetAlignment,
+      debug: this.debug,
+    });
+    this.queue.onSubmit(() => this.pool.onSubmit());
+    void device.lost.then((info) => {
+      if (!this.destroyed) console.error(`[webgpu] device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  alloc(size: number, dtype: DType): Storage {
+    this.checkAlive();
+    if (!Number.isInteger(size) || size < 0) throw new Error(`webgpu alloc: bad size ${size}`);
+    if (dtype !== 'f32' && dtype !== 'i32') throw new Error(`webgpu alloc: bad dtype ${String(dtype)}`);
+    const bytes = bindBytes(size);
+    if (bytes > this.device.limits.maxStorageBufferBindingSize) {
+      throw new Error(`webgpu alloc: ${size} elements (${bytes} bytes) exceed maxStorageBufferBindingSize ${this.device.limits.maxStorageBufferBindingSize}`);
+    }
+    const buf = this.pool.acquire(bytes);
+    this.live++;
+    return new GPUStorage(size, dtype, buf, this.nextId++);
+  }
+
+  free(storage: Storage): void {
+    const s = this.own(storage, 'free');
+    s.freed = true;
+    this.live--;
+    this.pool.release(s.buffer, this.queue.references(s.buffer));
+  }
+
+  write(storage: Storage, data: ArrayLike<number>): void {
+    const s = this.own(storage, 'write');
+    if (data.length !== s.size) throw new Error(`webgpu write: ${data.length} values for storage of size ${s.size}`);
+    if (s.size === 0) return;
+    const arr = s.dtype === 'f32'
+      ? (data instanceof Float32Array ? data : Float32Array.from(data))
+      : (data instanceof Int32Array ? data : Int32Array.from(data));
+    // queue.writeBuffer runs before the pending encoder: submit it first if it touches this buffer.
+    if (this.queue.references(s.buffer)) this.queue.submit();
+    this.device.queue.writeBuffer(s.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+
+  async read(storage: Storage): Promise<HostArray> {
+    const s = this.own(storage, 'read');
+    const bytes = bindBytes(s.size);
+    const staging = this.staging.acquire(bytes);
+    this.queue.copy(s.buffer, staging, bytes);
+    this.queue.submit();
+    const [mapped, pipes, errs] = await Promise.allSettled([
+      staging.mapAsync(MapMode.READ, 0, bytes), this.pipelines.validate(), this.queue.drain(),
+    ]);
+    let out: Float32Array | Int32Array | null = null;
+    if (mapped.status === 'fulfilled') {
+      const src = staging.getMappedRange(0, bytes);
+      out = s.dtype === 'f32' ? new Float32Array(s.size) : new Int32Array(s.size);
+      new Uint8Array(out.buffer).set(new Uint8Array(src, 0, s.size * 4));
+      staging.unmap();
+      this.staging.release(staging, false);
+    } else {
+      this.staging.discard(staging);
+    }
+    if (pipes.status === 'rejected') throw pipes.reason;
+    if (errs.status === 'rejected') throw errs.reason;
+    if (mapped.status === 'rejected') throw new Error(`webgpu read: mapAsync failed: ${String(mapped.reason)}`);
+    if (this.debug >= 2) console.log(`[webgpu] read ${s.size} ${s.dtype}; stats ${JSON.stringify(this.stats())}`);
+    return out!;
+  }
+
+  run(spec: KernelSpec, inputs: Storage[], outputs: Storage[]): void {
+    this.checkAlive();
+    const arity = ARITY[spec.kind];
+    if (!arity) throw new Error(`webgpu run: unknown kernel kind ${(spec as { kind: string }).kind}`);
+    if (inputs.length !== arity[0] || outputs.length !== arity[1]) {
+      throw new Error(`webgpu run ${spec.kind}: expected ${arity[0]} inputs and ${arity[1]} outputs, got ${inputs.length} and ${outputs.length}`);
+    }
+    const ins = inputs.map((s) => this.own(s, spec.kind));
+    const outs = outputs.map((s) => this.own(s, spec.kind));
+    const plan: KernelPlan = planKernel(spec);
+
+    // WebGPU forbids binding a buffer writable and bound again in the same dispatch: route an output
+    // that aliases an input through a temporary (seeded with its contents, for `copy`'s untouched elements).
+    const outBufs: BoundBuffer[] = outs.map((o) => ({ buffer: o.buffer, bytes: bindBytes(o.size) }));
+    const aliased: { tmp: GPUBuffer; dst: GPUBuffer; bytes: number }[] = [];
+    outs.forEach((o, i) => {
+      if (ins.some((x) => x.buffer === o.buffer) || outs.some((x, j) => j < i && x.buffer === o.buffer)) {
+        const bytes = bindBytes(o.size);
+        const t = this.pool.acquire(bytes);
+        this.queue.copy(o.buffer, t, bytes);
+        outBufs[i] = { buffer: t, bytes };
+        aliased.push({ tmp: t, dst: o.buffer, bytes });
+      }
+    });
+    const temps = plan.temps.map((words) => {
+      const bytes = bindBytes(words);
+      return { buffer: this.pool.acquire(bytes), bytes };
+    });
+    const resolve = (r: BufRef): BoundBuffer => {
+      if (r.io === 'in') return { buffer: ins[r.index]!.buffer, bytes: bindBytes(ins[r.index]!.size) };
+      if (r.io === 'out') return outBufs[r.index]!;
+      return temps[r.index]!;
+    };
+    for (const step of plan.steps) {
+      if (step.workgroups <= 0) continue;
+      const { pipeline, layout } = this.pipelines.get(step.source);
+      this.queue.dispatch(pipeline, layout, step.source, step.bind.map(resolve), step.uniforms, step.workgroups);
+    }
+    for (const a of aliased) {
+      this.queue.copy(a.tmp, a.dst, a.bytes);
+      this.pool.release(a.tmp, true);
+    }
+    for (const t of temps) this.pool.release(t.buffer, this.queue.references(t.buffer));
+  }
+
+  flush(): void {
+    this.checkAlive();
+    this.queue.submit();
+    this.pipelines.throwReady();
+    this.queue.throwReady();
+  }
+
+  /** Waits until all submitted work is done and reports any error. */
+  async sync(): Promise<void> {
+    this.queue.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    await Promise.all([this.pipelines.validate(), this.queue.drain()]);
+  }
+
+  liveCount(): number {
+    return this.live;
+  }
+
+  pipelineCount(): number {
+    return this.pipelines.pipelineCount();
+  }
+
+  /** Exposed for tests: the pipeline cache (e.g. to compile a deliberately broken kernel). */
+  get pipelineCache(): PipelineCache {
+    return this.pipelines;
+  }
+
+  stats(): BackendStats {
+    return {
+      storagesLive: this.live,
+      pipelines: this.pipelines.pipelineCount(),
+      dispatches: this.queue.dispatchCount,
+      submits: this.queue.submitCount,
+      pool: this.pool.stats(),
+      staging: this.staging.stats(),
+    };
+  }
+
+  /** Frees every GPU resource and destroys the device. The backend is unusable afterwards. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.queue.destroy();
+    this.pool.destroy();
+    this.staging.destroy();
+    this.device.destroy();
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error('webgpu backend used after destroy()');
+  }
+
+  private own(storage: Storage, what: string): GPUStorage {
+    this.checkAlive();
+    if (!(storage instanceof GPUStorage)) throw new Error(`webgpu ${what}: storage does not belong to the WebGPU backend`);
+    if (storage.freed) throw new Error(`webgpu ${what}: storage used after free`);
+    return storage;
+  }
+}

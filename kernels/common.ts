@@ -1,0 +1,257 @@
+// Shared pieces of every WGSL kernel: uniform struct layout and packing, storage declarations,
+// the entry-point boilerplate that turns a (possibly folded) 3-D grid into a linear workgroup id,
+// and the plan types a kernel function returns to the backend.
+//
+// A kernel function takes a KernelSpec and returns a KernelPlan: one or more dispatch steps, each
+// naming a compiled-once KernelSource (WGSL text that depends only on compile-time fields: op
+// kind, flags) plus the runtime uniform values and the number of workgroups. Sizes, strides,
+// scalars and seeds always travel in the uniform buffer, never in WGSL text.
+
+import { MAX_DIMS } from '../engine/backend/spec.js';
+
+/** How a storage binding is used by the shader. */
+export type Access = 'read' | 'write';
+
+/** Scalar uniform fields are 4 bytes; `*x8` fields are MAX_DIMS-long arrays (as 2 x vec4). */
+export type FieldType = 'u32' | 'i32' | 'f32' | 'u32x8' | 'i32x8';
+
+export type UniformValues = Record<string, number | readonly number[]>;
+
+const VEC_ARRAYS = MAX_DIMS / 4; // arrays of dims are array<vec4<T>, 2>: uniform arrays need a 16-byte stride
+
+/**
+ * A uniform struct. Array fields come first (16-byte aligned), then scalars in declaration order.
+ * Size is rounded up to 16 bytes.
+ */
+export class UniformLayout {
+  readonly byteSize: number;
+  private readonly offsets = new Map<string, { type: FieldType; offset: number }>();
+  private readonly ordered: { name: string; type: FieldType; offset: number }[] = [];
+
+  constructor(readonly fields: readonly (readonly [string, FieldType])[]) {
+    let offset = 0;
+    const arrays = fields.filter(([, t]) => t.endsWith('x8'));
+    const scalars = fields.filter(([, t]) => !t.endsWith('x8'));
+    for (const [name, type] of [...arrays, ...scalars]) {
+      if (this.offsets.has(name)) throw new Error(`uniform field ${name} declared twice`);
+      this.offsets.set(name, { type, offset });
+      this.ordered.push({ name, type, offset });
+      offset += type.endsWith('x8') ? 16 * VEC_ARRAYS : 4;
+    }
+    this.byteSize = Math.max(16, Math.ceil(offset / 16) * 16);
+  }
+
+  /** WGSL struct declaration plus the uniform binding. */
+  wgsl(binding: number, structName = 'Params', varName = 'u'): string {
+    const members = this.ordered.map(({ name, type }) => {
+      switch (type) {
+        case 'u32x8': return `  ${name}: array<vec4<u32>, ${VEC_ARRAYS}>,`;
+        case 'i32x8': return `  ${name}: array<vec4<i32>, ${VEC_ARRAYS}>,`;
+        default: return `  ${name}: ${type},`;
+      }
+    });
+    return `struct ${structName} {\n${members.join('\n')}\n};\n` +
+      `@group(0) @binding(${binding}) var<uniform> ${varName}: ${structName};\n`;
+  }
+
+  /** Writes the values at `byteOffset` of `view`. Every field must be given. */
+  pack(values: UniformValues, view: DataView, byteOffset: number): void {
+    for (const { name, type, offset } of this.ordered) {
+      const v = values[name];
+      if (v === undefined) throw new Error(`uniform field ${name} missing`);
+      const at = byteOffset + offset;
+      if (type.endsWith('x8')) {
+        const arr = v as readonly number[];
+        if (typeof v === 'number' || arr.length > MAX_DIMS) throw new Error(`uniform field ${name}: expected at most ${MAX_DIMS} numbers`);
+        for (let i = 0; i < MAX_DIMS; i++) {
+          const x = i < arr.length ? arr[i]! : 0;
+          if (type === 'u32x8') view.setUint32(at + 4 * i, x >>> 0, true);
+          else view.setInt32(at + 4 * i, x | 0, true);
+        }
+      } else {
+        if (typeof v !== 'number') throw new Error(`uniform field ${name}: expected a number`);
+        if (type === 'u32') view.setUint32(at, v >>> 0, true);
+        else if (type === 'i32') view.setInt32(at, v | 0, true);
+        else view.setFloat32(at, v, true);
+      }
+    }
+  }
+}
+
+/** A compiled-once shader: WGSL depends only on compile-time fields of the spec. */
+export interface KernelSource {
+  /** Compile-time identity, e.g. `unary:gelu`; also the pipeline label in error messages. */
+  readonly key: string;
+  readonly wgsl: string;
+  /** Storage bindings 0..n-1 in order; the uniform (if any) is binding n. */
+  readonly bindings: readonly Access[];
+  readonly uniform: UniformLayout | null;
+}
+
+/** Which buffer a binding refers to: an input, an output or a temporary of the plan. */
+export interface BufRef {
+  readonly io: 'in' | 'out' | 'tmp';
+  readonly index: number;
+}
+export const inp = (index: number): BufRef => ({ io: 'in', index });
+export const out = (index: number): BufRef => ({ io: 'out', index });
+export const tmp = (index: number): BufRef => ({ io: 'tmp', index });
+
+export interface DispatchStep {
+  readonly source: KernelSource;
+  readonly bind: readonly BufRef[];
+  readonly uniforms: UniformValues;
+  /** Linear workgroup count; the backend folds it into a 2-D/3-D grid when it exceeds the per-dimension limit. */
+  readonly workgroups: number;
+}
+
+export interface KernelPlan {
+  /** Temporary buffers (sizes in 4-byte words) the steps bind as `tmp(i)`. */
+  readonly temps: readonly number[];
+  readonly steps: readonly DispatchStep[];
+}
+
+/** Memoises KernelSources by key so WGSL is generated once per compile-time variant. */
+const sources = new Map<string, KernelSource>();
+export function source(key: string, build: () => Omit<KernelSource, 'key'>): KernelSource {
+  let s = sources.get(key);
+  if (!s) {
+    s = { key, ...build() };
+    sources.set(key, s);
+  }
+  return s;
+}
+
+export type WgslType = 'f32' | 'i32' | 'u32' | 'vec2<u32>';
+
+/** `@group(0) @binding(i) var<storage, read|read_write> name: array<T>;` */
+export function storage(binding: number, name: string, type: WgslType, access: Access): string {
+  return `@group(0) @binding(${binding}) var<storage, ${access === 'read' ? 'read' : 'read_write'}> ${name}: array<${type}>;\n`;
+}
+
+/**
+ * Entry point with workgroup size `wg`. Inside the body:
+ *   wgid: u32  linear workgroup id (grid folded into x/y/z by the backend)
+ *   lid:  u32  local invocation index
+ *   gid:  u32  wgid * wg + lid
+ * Kernels must guard against ids past their work (folded grids round up).
+ */
+export function entry(wg: number, body: string): string {
+  return `@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wg3: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let wgid = wg3.x + nwg.x * (wg3.y + nwg.y * wg3.z);
+  let gid = wgid * ${wg}u + lid;
+${body}
+}
+`;
+}
+
+/** Reads element i of a `*x8` uniform array field, e.g. dim('u.shape', 'd'). */
+export function dim(field: string, i: string): string {
+  return `${field}[(${i}) >> 2u][(${i}) & 3u]`;
+}
+
+/** NaN and +inf cannot be WGSL constants; read them from private variables instead. */
+export const WGSL_SPECIALS = /* wgsl */ `
+var<private> NAN_BITS: u32 = 0x7fc00000u;
+var<private> INF_BITS: u32 = 0x7f800000u;
+fn nan_f32() -> f32 { return bitcast<f32>(NAN_BITS); }
+fn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }
+`;
+
+/**
+ * Workgroup tree reductions for row kernels (workgroup size `wg`, a power of two). Must be called
+ * from uniform control flow. Deterministic: a fixed tree.
+ *
+ * wg_sync() is workgroupBarrier() plus storageBarrier(): on Mesa llvmpipe (Dawn's GL backend) a
+ * bare workgroupBarrier() let a workgroup-memory load move across it (invocations of another SIMD
+ * group read the result slot after the next reduction had overwritten it); the extra memory
+ * barrier pins it. Found by the layernorm tests (rows shorter than the workgroup).
+ */
+export function wgReduce(wg: number): string {
+  return /* wgsl */ `
+fn wg_sync() {
+  workgroupBarrier();
+  storageBarrier();
+}
+var<workgroup> red_f: array<f32, ${wg}>;
+var<workgroup> red_i: array<u32, ${wg}>;
+fn wg_sum(v: f32, lid: u32) -> f32 {
+  red_f[lid] = v;
+  wg_sync();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red_f[lid] = red_f[lid] + red_f[lid + s]; }
+    wg_sync();
+  }
+  let r = red_f[0];
+  wg_sync();
+  return r;
+}
+fn wg_max(v: f32, lid: u32) -> f32 {
+  red_f[lid] = v;
+  wg_sync();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) { red_f[lid] = max(red_f[lid], red_f[lid + s]); }
+    wg_sync();
+  }
+  let r = red_f[0];
+  wg_sync();
+  return r;
+}
+// argmax: larger value wins, ties go to the smaller index. Returns the winning index.
+fn wg_argmax(v: f32, idx: u32, lid: u32) -> u32 {
+  red_f[lid] = v;
+  red_i[lid] = idx;
+  wg_sync();
+  for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      let ov = red_f[lid + s];
+      let oi = red_i[lid + s];
+      let mv = red_f[lid];
+      let mi = red_i[lid];
+      if (ov > mv || (ov == mv && oi < mi)) { red_f[lid] = ov; red_i[lid] = oi; }
+    }
+    wg_sync();
+  }
+  let r = red_i[0];
+  wg_sync();
+  return r;
+}
+`;
+}
+
+/** Workgroup size of elementwise kernels (one element per invocation). */
+export const EW_WG = 256;
+/** Workgroup size of row kernels (one workgroup per row). */
+export const ROW_WG = 64;
+
+export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+
+/**
+ * Merges adjacent dimensions that are contiguous in every stride set and drops size-1 dims, so
+ * strided kernels loop over as few dims as possible. Returns at least one dim.
+ */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
+      outShape[last] = outShape[last]! * n;
+      strides.forEach((s, k) => { outStrides[k]![last] = s[d]!; });
+    } else {
+      outShape.push(n);
+      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+    }
+  }
+  if (outShape.length === 0) {
+    outShape.push(1);
+    outStrides.forEach((s) => s.push(0));
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+export const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);

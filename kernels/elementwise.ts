@@ -1,0 +1,166 @@
+// Elementwise kernels: one invocation per output element, EW_WG invocations per workgroup.
+// fill, unary, affine, cast: O(n). binary, where: O(n * rank) after dimension coalescing.
+
+import type { BinaryOp, DType, KernelSpec, UnaryOp } from '../engine/backend/spec.js';
+import {
+  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, dim, entry, inp, out, product, source, storage,
+  type KernelPlan,
+} from './common.js';
+import { WGSL_MATH } from './math.js';
+
+const sizeLayout = new UniformLayout([['size', 'u32']]);
+
+type FillSpec = Extract<KernelSpec, { kind: 'fill' }>;
+/** out[i] = value (bit pattern of the dtype, so one pipeline serves f32 and i32). */
+export function fillKernel(spec: FillSpec): KernelPlan {
+  const layout = new UniformLayout([['size', 'u32'], ['bits', 'u32']]);
+  const src = source('fill', () => ({
+    wgsl: storage(0, 'y', 'u32', 'write') + layout.wgsl(1) +
+      entry(EW_WG, `  if (gid < u.size) { y[gid] = u.bits; }`),
+    bindings: ['write'], uniform: layout,
+  }));
+  return {
+    temps: [],
+    steps: [{ source: src, bind: [out(0)], uniforms: { size: spec.size, bits: valueBits(spec.dtype, spec.value) }, workgroups: ceilDiv(spec.size, EW_WG) }],
+  };
+}
+
+const scratch = new DataView(new ArrayBuffer(4));
+export function valueBits(dtype: DType, value: number): number {
+  if (dtype === 'f32') scratch.setFloat32(0, value, true);
+  else scratch.setInt32(0, value | 0, true);
+  return scratch.getUint32(0, true);
+}
+
+const UNARY: Record<UnaryOp, string> = {
+  neg: '-v',
+  exp: 'exp(v)',
+  log: 'log(v)',
+  sqrt: 'sqrt(v)',
+  rsqrt: '1.0 / sqrt(v)',
+  tanh: 'tanh_f(v)',
+  erf: 'erf_f(v)',
+  abs: 'abs(v)',
+  recip: '1.0 / v',
+  sigmoid: 'sigmoid_f(v)',
+  relu: 'max(v, 0.0)',
+  step: 'select(0.0, 1.0, v > 0.0)',
+  gelu: 'gelu_f(v)',
+  geluGrad: 'gelu_grad_f(v)',
+  geluTanh: 'gelu_tanh_f(v)',
+  geluTanhGrad: 'gelu_tanh_grad_f(v)',
+};
+
+type UnarySpec = Extract<KernelSpec, { kind: 'unary' }>;
+export function unaryKernel(spec: UnarySpec): KernelPlan {
+  const expr = UNARY[spec.op];
+  if (!expr) throw new Error(`unary: unknown op ${spec.op}`);
+  const src = source(`unary:${spec.op}`, () => ({
+    wgsl: WGSL_SPECIALS + WGSL_MATH + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + sizeLayout.wgsl(2) +
+      entry(EW_WG, `  if (gid >= u.size) { return; }\n  let v = x[gid];\n  y[gid] = ${expr};`),
+    bindings: ['read', 'write'], uniform: sizeLayout,
+  }));
+  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { size: spec.size }, workgroups: ceilDiv(spec.size, EW_WG) }] };
+}
+
+type AffineSpec = Extract<KernelSpec, { kind: 'affine' }>;
+export function affineKernel(spec: AffineSpec): KernelPlan {
+  const layout = new UniformLayout([['size', 'u32'], ['scale', 'f32'], ['shift', 'f32']]);
+  const src = source('affine', () => ({
+    wgsl: storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + layout.wgsl(2) +
+      entry(EW_WG, `  if (gid < u.size) { y[gid] = x[gid] * u.scale + u.shift; }`),
+    bindings: ['read', 'write'], uniform: layout,
+  }));
+  return {
+    temps: [],
+    steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { size: spec.size, scale: spec.scale, shift: spec.shift }, workgroups: ceilDiv(spec.size, EW_WG) }],
+  };
+}
+
+const BINARY: Record<BinaryOp, string> = {
+  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'pow_f(a, b)', max: 'max(a, b)', min: 'min(a, b)',
+  eq: 'select(0.0, 1.0, a == b)', ne: 'select(0.0, 1.0, a != b)', lt: 'select(0.0, 1.0, a < b)',
+  le: 'select(0.0, 1.0, a <= b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
+};
+
+/**
+ * WGSL that unravels `gid` over u.shape (rank u.rank) into offsets into each strided operand:
+ * declares `var o_<name>: i32` for each.
+ */
+function stridedOffsets(names: readonly string[]): string {
+  const decl = names.map((n) => `  var o_${n} = 0i;`).join('\n');
+  const acc = names.map((n) => `    o_${n} = o_${n} + i32(c) * ${dim(`u.st_${n}`, 'u32(d)')};`).join('\n');
+  return `${decl}
+  var rem = gid;
+  for (var d = i32(u.rank) - 1; d >= 0; d = d - 1) {
+    let n = ${dim('u.shape', 'u32(d)')};
+    let c = rem % n;
+    rem = rem / n;
+${acc}
+  }`;
+}
+
+type BinarySpec = Extract<KernelSpec, { kind: 'binary' }>;
+export function binaryKernel(spec: BinarySpec): KernelPlan {
+  const expr = BINARY[spec.op];
+  if (!expr) throw new Error(`binary: unknown op ${spec.op}`);
+  const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['size', 'u32'], ['rank', 'u32']]);
+  const src = source(`binary:${spec.op}`, () => ({
+    wgsl: WGSL_SPECIALS + WGSL_MATH + storage(0, 'A', 'f32', 'read') + storage(1, 'B', 'f32', 'read') + storage(2, 'Y', 'f32', 'write') +
+      layout.wgsl(3) +
+      entry(EW_WG, `  if (gid >= u.size) { return; }
+${stridedOffsets(['a', 'b'])}
+  let a = A[o_a];
+  let b = B[o_b];
+  Y[gid] = ${expr};`),
+    bindings: ['read', 'read', 'write'], uniform: layout,
+  }));
+  const size = product(spec.outShape);
+  const c = coalesce(spec.outShape, [spec.aStrides, spec.bStrides]);
+  return {
+    temps: [],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), out(0)],
+      uniforms: { shape: c.shape, st_a: c.strides[0]!, st_b: c.strides[1]!, size, rank: c.shape.length },
+      workgroups: ceilDiv(size, EW_WG),
+    }],
+  };
+}
+
+type WhereSpec = Extract<KernelSpec, { kind: 'where' }>;
+/** a and b are moved as bits (u32), so `where` also works on i32 tensors. */
+export function whereKernel(spec: WhereSpec): KernelPlan {
+  const layout = new UniformLayout([['shape', 'u32x8'], ['st_c', 'i32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['size', 'u32'], ['rank', 'u32']]);
+  const src = source('where', () => ({
+    wgsl: storage(0, 'C', 'f32', 'read') + storage(1, 'A', 'u32', 'read') + storage(2, 'B', 'u32', 'read') + storage(3, 'Y', 'u32', 'write') +
+      layout.wgsl(4) +
+      entry(EW_WG, `  if (gid >= u.size) { return; }
+${stridedOffsets(['c', 'a', 'b'])}
+  Y[gid] = select(B[o_b], A[o_a], C[o_c] != 0.0);`),
+    bindings: ['read', 'read', 'read', 'write'], uniform: layout,
+  }));
+  const size = product(spec.outShape);
+  const c = coalesce(spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides]);
+  return {
+    temps: [],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), inp(2), out(0)],
+      uniforms: { shape: c.shape, st_c: c.strides[0]!, st_a: c.strides[1]!, st_b: c.strides[2]!, size, rank: c.shape.length },
+      workgroups: ceilDiv(size, EW_WG),
+    }],
+  };
+}
+
+type CastSpec = Extract<KernelSpec, { kind: 'cast' }>;
+/** f32 -> i32 truncates toward zero (WGSL i32() clamps out-of-range values); same-type casts copy bits. */
+export function castKernel(spec: CastSpec): KernelPlan {
+  const conv = spec.from === spec.to ? 'bits' : `${spec.from}->${spec.to}`;
+  const tIn = spec.from === spec.to ? 'u32' : spec.from;
+  const tOut = spec.from === spec.to ? 'u32' : spec.to;
+  const src = source(`cast:${conv}`, () => ({
+    wgsl: storage(0, 'x', tIn, 'read') + storage(1, 'y', tOut, 'write') + sizeLayout.wgsl(2) +
+      entry(EW_WG, `  if (gid < u.size) { y[gid] = ${tOut}(x[gid]); }`),
+    bindings: ['read', 'write'], uniform: sizeLayout,
+  }));
+  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { size: spec.size }, workgroups: ceilDiv(spec.size, EW_WG) }] };
+}

@@ -1,0 +1,108 @@
+// Embedding lookup and its deterministic backward.
+//
+// gather: one invocation per output element (r, d): out = table[ids[r], d] or 0 when the id is out of
+//   range. O(rows * dim).
+//
+// scatterAdd (no atomics, bit-for-bit deterministic), dtable[v, :] = sum of dy[r, :] over ids[r] == v
+// in increasing r:
+//   1. keys[p] = (ids[p], p) for p < rows, (SENTINEL, p) for invalid ids and padding up to N = 2^ceil(log2 rows).
+//   2. bitonic sort of the keys, lexicographic on (id, row): log2(N)(log2(N)+1)/2 dispatches of N/2
+//      compare-exchanges each, O(N log^2 N). Keys are unique, so the result does not depend on the
+//      algorithm's schedule.
+//   3. segment bounds: seg[2v], seg[2v+1] = first/last+1 sorted position of id v (zero-filled first,
+//      so unreferenced rows have empty segments). O(rows + vocab).
+//   4. one invocation per (v, d) sums dy[row(p), d] over its segment in sorted (= increasing r) order.
+//      O(vocab * dim + rows * dim).
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import { EW_WG, UniformLayout, ceilDiv, entry, inp, out, source, storage, tmp, type KernelPlan } from './common.js';
+import { fillKernel } from './elementwise.js';
+
+const gatherLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab', 'u32']]);
+
+type GatherSpec = Extract<KernelSpec, { kind: 'gather' }>;
+export function gatherKernel(spec: GatherSpec): KernelPlan {
+  const src = source('gather', () => ({
+    wgsl: storage(0, 'table', 'f32', 'read') + storage(1, 'ids', 'i32', 'read') + storage(2, 'y', 'f32', 'write') + gatherLayout.wgsl(3) +
+      entry(EW_WG, `  if (gid >= u.rows * u.dim) { return; }
+  let r = gid / u.dim;
+  let d = gid % u.dim;
+  let id = ids[r];
+  var v = 0.0;
+  if (id >= 0 && id < i32(u.vocab)) { v = table[u32(id) * u.dim + d]; }
+  y[gid] = v;`),
+    bindings: ['read', 'read', 'write'], uniform: gatherLayout,
+  }));
+  return {
+    temps: [],
+    steps: [{ source: src, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, dim: spec.dim, vocab: spec.vocab }, workgroups: ceilDiv(spec.rows * spec.dim, EW_WG) }],
+  };
+}
+
+const keyLayout = new UniformLayout([['rows', 'u32'], ['n', 'u32'], ['vocab', 'u32']]);
+const sortLayout = new UniformLayout([['half', 'u32'], ['j', 'u32'], ['k', 'u32']]);
+const sumLayout = new UniformLayout([['dim', 'u32'], ['vocab', 'u32']]);
+
+type ScatterAddSpec = Extract<KernelSpec, { kind: 'scatterAdd' }>;
+export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
+  const { rows, dim, vocab } = spec;
+  const n = rows <= 1 ? 1 : 2 ** Math.ceil(Math.log2(rows));
+  const keysSrc = source('scatterAdd:keys', () => ({
+    wgsl: storage(0, 'ids', 'i32', 'read') + storage(1, 'keys', 'vec2<u32>', 'write') + keyLayout.wgsl(2) +
+      entry(EW_WG, `  if (gid >= u.n) { return; }
+  var id = 0xffffffffu;
+  if (gid < u.rows) {
+    let v = ids[gid];
+    if (v >= 0 && v < i32(u.vocab)) { id = u32(v); }
+  }
+  keys[gid] = vec2<u32>(id, gid);`),
+    bindings: ['read', 'write'], uniform: keyLayout,
+  }));
+  const sortSrc = source('scatterAdd:bitonic', () => ({
+    wgsl: storage(0, 'keys', 'vec2<u32>', 'write') + sortLayout.wgsl(1) +
+      entry(EW_WG, `  if (gid >= u.half) { return; }
+  let lo = gid & (u.j - 1u);
+  let i = ((gid - lo) << 1u) | lo;
+  let l = i | u.j;
+  let a = keys[i];
+  let b = keys[l];
+  let aGreater = a.x > b.x || (a.x == b.x && a.y > b.y);
+  let ascending = (i & u.k) == 0u;
+  if (aGreater == ascending) { keys[i] = b; keys[l] = a; }`),
+    bindings: ['write'], uniform: sortLayout,
+  }));
+  const segSrc = source('scatterAdd:segments', () => ({
+    wgsl: storage(0, 'keys', 'vec2<u32>', 'read') + storage(1, 'seg', 'u32', 'write') + keyLayout.wgsl(2) +
+      entry(EW_WG, `  if (gid >= u.rows) { return; }
+  let id = keys[gid].x;
+  if (id >= u.vocab) { return; }
+  if (gid == 0u || keys[gid - 1u].x != id) { seg[2u * id] = gid; }
+  if (gid + 1u == u.rows || keys[gid + 1u].x != id) { seg[2u * id + 1u] = gid + 1u; }`),
+    bindings: ['read', 'write'], uniform: keyLayout,
+  }));
+  const sumSrc = source('scatterAdd:sum', () => ({
+    wgsl: storage(0, 'dy', 'f32', 'read') + storage(1, 'keys', 'vec2<u32>', 'read') + storage(2, 'seg', 'u32', 'read') +
+      storage(3, 'dt', 'f32', 'write') + sumLayout.wgsl(4) +
+      entry(EW_WG, `  if (gid >= u.vocab * u.dim) { return; }
+  let v = gid / u.dim;
+  let d = gid % u.dim;
+  let e = seg[2u * v + 1u];
+  var acc = 0.0;
+  for (var p = seg[2u * v]; p < e; p = p + 1u) { acc = acc + dy[keys[p].y * u.dim + d]; }
+  dt[gid] = acc;`),
+    bindings: ['read', 'read', 'read', 'write'], uniform: sumLayout,
+  }));
+
+  const steps: KernelPlan['steps'][number][] = [];
+  steps.push({ source: keysSrc, bind: [inp(1), tmp(0)], uniforms: { rows, n, vocab }, workgroups: ceilDiv(n, EW_WG) });
+  for (let k = 2; k <= n; k *= 2) {
+    for (let j = k / 2; j >= 1; j /= 2) {
+      steps.push({ source: sortSrc, bind: [tmp(0)], uniforms: { half: n / 2, j, k }, workgroups: ceilDiv(n / 2, EW_WG) });
+    }
+  }
+  const fill = fillKernel({ kind: 'fill', dtype: 'i32', size: 2 * vocab, value: 0 }).steps[0]!;
+  steps.push({ ...fill, bind: [tmp(1)] });
+  steps.push({ source: segSrc, bind: [tmp(0), tmp(1)], uniforms: { rows, n, vocab }, workgroups: ceilDiv(rows, EW_WG) });
+  steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), out(0)], uniforms: { dim, vocab }, workgroups: ceilDiv(vocab * dim, EW_WG) });
+  return { temps: [2 * n, 2 * vocab], steps };
+}

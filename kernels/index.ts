@@ -1,0 +1,54 @@
+// Maps every KernelSpec kind to its kernel function. Each returns a KernelPlan (see common.ts).
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import type { KernelPlan } from './common.js';
+import { copyKernel } from './copy.js';
+import { dropoutKernel } from './dropout.js';
+import { affineKernel, binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { gatherKernel, scatterAddKernel } from './gather.js';
+import { layernormBackwardKernel, layernormKernel } from './layernorm.js';
+import { matmulKernel } from './matmul.js';
+import { argmaxKernel, reduceKernel } from './reduce.js';
+import { gatherLastKernel, scatterLastKernel, topkKernel } from './topk.js';
+import { crossEntropyBackwardKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './softmax.js';
+
+export * from './common.js';
+
+/** Number of input / output storages each kind takes (checked by the backend). */
+export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
+  fill: [0, 1], unary: [1, 1], affine: [1, 1], binary: [2, 1], where: [3, 1], cast: [1, 1], copy: [1, 1],
+  reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], softmaxBackward: [2, 1],
+  layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
+  gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
+};
+
+export function planKernel(spec: KernelSpec): KernelPlan {
+  switch (spec.kind) {
+    case 'fill': return fillKernel(spec);
+    case 'unary': return unaryKernel(spec);
+    case 'affine': return affineKernel(spec);
+    case 'binary': return binaryKernel(spec);
+    case 'where': return whereKernel(spec);
+    case 'cast': return castKernel(spec);
+    case 'copy': return copyKernel(spec);
+    case 'reduce': return reduceKernel(spec);
+    case 'argmax': return argmaxKernel(spec);
+    case 'matmul': return matmulKernel(spec);
+    case 'softmax': return softmaxKernel(spec);
+    case 'softmaxBackward': return softmaxBackwardKernel(spec);
+    case 'layernorm': return layernormKernel(spec);
+    case 'layernormBackward': return layernormBackwardKernel(spec);
+    case 'crossEntropy': return crossEntropyKernel(spec);
+    case 'crossEntropyBackward': return crossEntropyBackwardKernel(spec);
+    case 'gather': return gatherKernel(spec);
+    case 'scatterAdd': return scatterAddKernel(spec);
+    case 'topk': return topkKernel(spec);
+    case 'gatherLast': return gatherLastKernel(spec);
+    case 'scatterLast': return scatterLastKernel(spec);
+    case 'dropout': return dropoutKernel(spec);
+    default: {
+      const never: never = spec;
+      throw new Error(`webgpu: unknown kernel kind ${(never as { kind: string }).kind}`);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Reductions over the middle axis of x viewed as [outer, len, inner], and argmax over rows.
+//
+// reduce, two variants chosen by shape (both compiled at most once):
+//   rows (inner == 1, len > 32): one workgroup of ROW_WG invocations per row, strided partial sums
+//     then a fixed tree: O(outer * len) work, O(len / ROW_WG + log ROW_WG) depth.
+//   cols (otherwise): one invocation per output (o, i) looping over j, reads coalesced along i:
+//     O(outer * len * inner) work, O(len) depth.
+// argmax: one workgroup per row, (value, index) tree where ties go to the smaller index: O(rows * len).
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import {
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, wgReduce, type KernelPlan,
+} from './common.js';
+
+const layout = new UniformLayout([['outer', 'u32'], ['len', 'u32'], ['inner', 'u32'], ['scale', 'f32']]);
+
+type ReduceSpec = Extract<KernelSpec, { kind: 'reduce' }>;
+export function reduceKernel(spec: ReduceSpec): KernelPlan {
+  const { op, outer, len, inner } = spec;
+  if (op !== 'sum' && op !== 'max') throw new Error(`reduce: unknown op ${op}`);
+  const isSum = op === 'sum';
+  const init = isSum ? '0.0' : '-inf_f32()';
+  const comb = (a: string, b: string) => (isSum ? `${a} + ${b}` : `max(${a}, ${b})`);
+  const fin = isSum ? 'acc * u.scale' : 'acc';
+  const uniforms = { outer, len, inner, scale: spec.scale };
+  if (inner === 1 && len > 32) {
+    const src = source(`reduce:${op}:rows`, () => ({
+      wgsl: WGSL_SPECIALS + wgReduce(ROW_WG) + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + layout.wgsl(2) +
+        entry(ROW_WG, `  let row = wgid;
+  if (row >= u.outer) { return; }
+  let base = row * u.len;
+  var acc = ${init};
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { acc = ${comb('acc', 'x[base + j]')}; }
+  acc = ${isSum ? 'wg_sum(acc, lid)' : 'wg_max(acc, lid)'};
+  if (lid == 0u) { y[row] = ${fin}; }`),
+      bindings: ['read', 'write'], uniform: layout,
+    }));
+    return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms, workgroups: outer }] };
+  }
+  const src = source(`reduce:${op}:cols`, () => ({
+    wgsl: WGSL_SPECIALS + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + layout.wgsl(2) +
+      entry(EW_WG, `  if (gid >= u.outer * u.inner) { return; }
+  let o = gid / u.inner;
+  let i = gid % u.inner;
+  var p = o * u.len * u.inner + i;
+  var acc = ${init};
+  for (var j = 0u; j < u.len; j = j + 1u) { acc = ${comb('acc', 'x[p]')}; p = p + u.inner; }
+  y[gid] = ${fin};`),
+    bindings: ['read', 'write'], uniform: layout,
+  }));
+  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(outer * inner, EW_WG) }] };
+}
+
+const argLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32']]);
+type ArgmaxSpec = Extract<KernelSpec, { kind: 'argmax' }>;
+export function argmaxKernel(spec: ArgmaxSpec): KernelPlan {
+  const src = source('argmax', () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(ROW_WG) + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'i32', 'write') + argLayout.wgsl(2) +
+      entry(ROW_WG, `  let row = wgid;
+  if (row >= u.rows) { return; }
+  let base = row * u.len;
+  var best = -inf_f32();
+  var bi = 0xffffffffu;
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) {
+    let v = x[base + j];
+    if (v > best || bi == 0xffffffffu) { best = v; bi = j; }
+  }
+  let r = wg_argmax(best, bi, lid);
+  if (lid == 0u) { y[row] = i32(r); }`),
+    bindings: ['read', 'write'], uniform: argLayout,
+  }));
+  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len }, workgroups: spec.rows }] };
+}
