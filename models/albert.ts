@@ -213,7 +213,7 @@ export class AlbertForPreTraining extends Block {
     if (inputs.labels && inputs.sentenceOrderLabel) {
       const V = this.config.vocab_size;
       mlm = F.crossEntropy(F.reshape(predictionLogits, [-1, V]), F.reshape(inputs.labels, [-1])); // (N, V), (N,)
-      sop = F.crossEntropy(F.reshape(sopLogits, [-1, 2]), F.reshape(inputs.sentenceOrderLabel, [-1]));
+      sop = F.crossEntropy(F.reshape(sopLogits, [-1, 2]), F.reshape(inputs.sentenceOrderLabel, [-1])); // (B, 2), (B,)
       loss = F.add(mlm, sop);
     }
     return { ...out, predictionLogits, sopLogits, loss, mlmLoss: mlm, sopLoss: sop };
@@ -233,7 +233,7 @@ export class AlbertForMaskedLM extends Block {
     const out = this.albert.forward(inputs);
     const h = inputs.maskedPositions ? gatherPositions(out.lastHiddenState, inputs.maskedPositions) : out.lastHiddenState; // (B, T|P, H)
     const logits = this.predictions.forward(h); // (B, T|P, V)
-    const loss = inputs.labels ? F.crossEntropy(F.reshape(logits, [-1, this.config.vocab_size]), F.reshape(inputs.labels, [-1])) : null;
+    const loss = inputs.labels ? F.crossEntropy(F.reshape(logits, [-1, this.config.vocab_size]), F.reshape(inputs.labels, [-1])) : null; // (N, V), (N,)
     return { ...out, logits, loss };
   }
 }

@@ -134,7 +134,7 @@ export class BertForPreTraining extends Block {
     let nsp: Tensor | null = null;
     if (inputs.labels && inputs.nextSentenceLabel) {
       mlm = mlmLoss(predictionLogits, labelsI32('labels', inputs.labels));
-      nsp = F.crossEntropy(seqRelationshipLogits, F.reshape(labelsI32('nextSentenceLabel', inputs.nextSentenceLabel), [-1]));
+      nsp = F.crossEntropy(seqRelationshipLogits, F.reshape(labelsI32('nextSentenceLabel', inputs.nextSentenceLabel), [-1])); // (B, 2), (B,)
       loss = F.add(mlm, nsp);
     }
     return { ...out, predictionLogits, seqRelationshipLogits, loss, mlmLoss: mlm, nspLoss: nsp };
@@ -187,7 +187,7 @@ export class BertForNextSentencePrediction extends Block {
   forward(inputs: EncoderInputs & { labels?: Tensor | null }) {
     const out = trunk(this.bert, inputs);
     const logits = this.cls.seq_relationship.forward(out.poolerOutput!); // (B, 2)
-    const loss = inputs.labels ? F.crossEntropy(logits, F.reshape(labelsI32('labels', inputs.labels), [-1])) : null;
+    const loss = inputs.labels ? F.crossEntropy(logits, F.reshape(labelsI32('labels', inputs.labels), [-1])) : null; // (B, 2), (B,)
     return { ...out, logits, loss };
   }
 }
@@ -227,7 +227,7 @@ export class BertForTokenClassification extends Block {
   forward(inputs: EncoderInputs & { labels?: Tensor | null }) {
     const out = trunk(this.bert, inputs);
     const logits = this.classifier.forward(this.dropout.forward(out.lastHiddenState)); // (B, T, num_labels)
-    const loss = inputs.labels ? F.crossEntropy(F.reshape(logits, [-1, this.config.num_labels]), F.reshape(labelsI32('labels', inputs.labels), [-1])) : null;
+    const loss = inputs.labels ? F.crossEntropy(F.reshape(logits, [-1, this.config.num_labels]), F.reshape(labelsI32('labels', inputs.labels), [-1])) : null; // (B*T, C), (B*T,)
     return { ...out, logits, loss };
   }
 }

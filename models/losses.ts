@@ -41,7 +41,7 @@ export function sequenceClassificationLoss(config: ModelConfig, logits: Tensor, 
   if (kind === 'regression') return mseLoss(logits, labels);
   if (kind === 'single_label_classification') {
     if (labels.dtype !== 'i32') throw new Error(`single-label classification needs i32 labels, got ${labels.dtype}`);
-    return F.crossEntropy(F.reshape(logits, [-1, config.num_labels]), F.reshape(labels, [-1]));
+    return F.crossEntropy(F.reshape(logits, [-1, config.num_labels]), F.reshape(labels, [-1])); // (B, C), (B,)
   }
   return bceWithLogitsLoss(logits, labels);
 }

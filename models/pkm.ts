@@ -61,8 +61,8 @@ export class BatchNorm1d extends Block {
     const C = this.numFeatures;
     const [rm, rv] = noGrad(() =>
       tidy(() => [
-        F.add(F.mul(this.getBuffer('running_mean'), 1 - m), F.mul(F.reshape(mean, [C]), m)),
-        F.add(F.mul(this.getBuffer('running_var'), 1 - m), F.mul(F.reshape(variance, [C]), (m * n) / (n - 1))),
+        F.add(F.mul(this.getBuffer('running_mean'), 1 - m), F.mul(F.reshape(mean, [C]), m)), // (1, C) -> (C,)
+        F.add(F.mul(this.getBuffer('running_var'), 1 - m), F.mul(F.reshape(variance, [C]), (m * n) / (n - 1))), // (1, C) -> (C,)
       ]),
     );
     this.setBuffer('running_mean', rm);
@@ -136,7 +136,7 @@ export class HashingMemory extends Block {
       [nh, bs, knn * knn],
     ); // (nh, bs, knn*knn): entry a*knn+b = s1[a] + s2[b]
     const allIndices = F.reshape(
-      F.add(F.mul(F.reshape(F.cast(t1.indices, 'f32'), [nh, bs, knn, 1]), nKeys), F.reshape(F.cast(t2.indices, 'f32'), [nh, bs, 1, knn])),
+      F.add(F.mul(F.reshape(F.cast(t1.indices, 'f32'), [nh, bs, knn, 1]), nKeys), F.reshape(F.cast(t2.indices, 'f32'), [nh, bs, 1, knn])), // (nh, bs, knn, knn)
       [nh, bs, knn * knn],
     ); // (nh, bs, knn*knn): i1[a]*n_keys + i2[b], exact in f32
     const best = F.topk(allScores, knn); // (nh, bs, knn)

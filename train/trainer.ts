@@ -306,13 +306,13 @@ export async function fit<B, E = B>(o: FitOptions<B, E>): Promise<FitResult> {
       st.stepLog.push(rec);
       showProgress(true, norm !== undefined ? { grad_norm: norm } : undefined);
     } else showProgress(false);
-    await o.onStep?.(info);
     if (o.checkpointEvery && st.step % o.checkpointEvery === 0) {
       await flushWindow();
       st.epochTimeSec += (Date.now() - epochStart) / 1000;
       epochStart = Date.now();
       await checkpoint();
     }
+    await o.onStep?.(info);
   };
 
   const evaluate = async (epoch: number): Promise<Record<string, number>> => {

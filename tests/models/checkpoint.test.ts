@@ -14,6 +14,7 @@ import { createModel, type AnyModel } from '../../models/auto.js';
 import { fromPretrained, savePretrained } from '../../models/checkpoint-node.js';
 import { loadSafetensorsBytes } from '../../models/checkpoint.js';
 import { bertConfig } from '../../models/configs.js';
+import type { BertForSequenceClassification } from '../../models/heads.js';
 import { getWebGPU } from '../helpers/webgpu.js';
 import { FIXTURES } from './fixture-helpers.js';
 
@@ -141,7 +142,7 @@ describe("Hugging Face's loading rules", () => {
   it('a pretraining checkpoint into a classifier: unused cls.* and new classifier.* reported; strict throws and frees everything', async () => {
     const messages: string[] = [];
     const dir = fx('bert-tiny/pretraining');
-    const { model, report } = await fromPretrained(dir, { backend: ref, architecture: 'BertForSequenceClassification', logger: (m) => messages.push(m) });
+    const { model, report } = await fromPretrained<BertForSequenceClassification>(dir, { backend: ref, architecture: 'BertForSequenceClassification', logger: (m) => messages.push(m) });
     expect(report.unexpectedKeys.sort()).toEqual([
       'cls.predictions.bias', 'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.transform.LayerNorm.weight',
       'cls.predictions.transform.dense.bias', 'cls.predictions.transform.dense.weight', 'cls.seq_relationship.bias', 'cls.seq_relationship.weight',
@@ -149,6 +150,11 @@ describe("Hugging Face's loading rules", () => {
     expect(report.missingKeys).toEqual(['classifier.weight', 'classifier.bias']);
     expect(messages[0]).toMatch(new RegExp(`^Some weights of the model checkpoint at ${dir} were not used when initializing BertForSequenceClassification: \\['`));
     model.dispose();
+    // a new head size from the caller's config overrides (HF: from_pretrained(..., num_labels=5))
+    const five = await fromPretrained<BertForSequenceClassification>(dir, { backend: ref, architecture: 'BertForSequenceClassification', config: { num_labels: 5 }, ...quiet });
+    expect([...five.model.classifier.weight.shape]).toEqual([5, 32]);
+    expect(five.config.num_labels).toBe(5);
+    five.model.dispose();
     await expectNoLeak(ref, async () => {
       await expect(fromPretrained(dir, { backend: ref, architecture: 'BertForSequenceClassification', strict: true, ...quiet })).rejects.toThrow(/strict loading of BertForSequenceClassification .*\n.*were not used/);
     });
@@ -159,7 +165,9 @@ describe("Hugging Face's loading rules", () => {
     const legacy = new Map<string, SerializableTensor>();
     for (const [k, t] of toSerializable(src)) legacy.set(k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t);
     legacy.set('bert.embeddings.position_ids', { dtype: 'I64', shape: [1, 64], data: Array.from({ length: 64 }, (_, i) => i) });
+    // Older HF files also carry the tied decoder tensors under their own names.
     legacy.set('cls.predictions.decoder.weight', toSerializable(src).get('bert.embeddings.word_embeddings.weight')!);
+    legacy.set('cls.predictions.decoder.bias', toSerializable(src).get('cls.predictions.bias')!);
     expect([...legacy.keys()].some((k) => k.endsWith('gamma'))).toBe(true);
     const dir = join(tmp, 'legacy');
     await writeCheckpoint(dir, fx('bert-tiny/pretraining'), legacy);
@@ -274,6 +282,13 @@ describe('bad input: clear errors, nothing left allocated', () => {
     expect(report.missingKeys).toEqual([]);
     model.dispose();
     expect(ref.liveCount()).toBe(0);
+    // the same on WebGPU, where the model built before the check must be freed
+    const gpu = await getWebGPU();
+    await expectNoLeak(gpu, async () => {
+      await expect(fromPretrained(dir, { backend: gpu, ...quiet })).rejects.toThrow(/size mismatch for classifier\.weight/);
+      const truncated = join(tmp, 'bad-truncated');
+      await expect(fromPretrained(truncated, { backend: gpu, ...quiet })).rejects.toThrow(/safetensors/);
+    });
   });
 });
 

@@ -123,9 +123,9 @@ describe('config schema', () => {
   it('allowUnknown keeps extra keys; schemaAt and describeSchema walk the tree', () => {
     const open = s.object({ a: s.int() }, { allowUnknown: true });
     expect(validateConfig(open, { a: 1, b: 'x' })).toEqual({ a: 1, b: 'x' });
-    expect(schemaAt(Schema as never, 'model.pkm_params.knn')?.kind).toBe('number');
-    expect(schemaAt(Schema as never, 'model.nope')).toBeUndefined();
-    const lines = describeSchema(Schema as never);
+    expect(schemaAt(Schema, 'model.pkm_params.knn')?.kind).toBe('number');
+    expect(schemaAt(Schema, 'model.nope')).toBeUndefined();
+    const lines = describeSchema(Schema);
     expect(lines).toContain('model.pkm_params.knn: integer >= 1 (default 32)');
     expect(lines).toContain('name: string (required)');
   });
@@ -153,11 +153,11 @@ describe('command-line flags', () => {
   });
 
   it('rejects unknown flags and bad values with the key path', () => {
-    expect(() => parseFlags(['--model.pkm_params.kn', '3'], Schema as never)).toThrow(/model\.pkm_params\.kn: unknown flag --model\.pkm_params\.kn/);
+    expect(() => parseFlags(['--model.pkm_params.kn', '3'], Schema)).toThrow(/model\.pkm_params\.kn: unknown flag --model\.pkm_params\.kn/);
     expect(() => parseArgs(['--model.hidden_size', 'big'], Schema, valid)).toThrow(/model\.hidden_size: expected a number, got "big"/);
     expect(() => parseArgs(['--model.activation', 'swish'], Schema, valid)).toThrow(/model\.activation: expected one of/);
     expect(() => parseArgs(['--name'], Schema, valid)).toThrow(/name: flag --name needs a value/);
     expect(parseArgs(['-h'], Schema).help).toBe(true);
-    expect(helpText(Schema as never, 'usage: train [flags]')).toMatch(/--optimizer\.type: "adam" \| "adamw" \| "lamb" \(default "adamw"\)/);
+    expect(helpText(Schema, 'usage: train [flags]')).toMatch(/--optimizer\.type: "adam" \| "adamw" \| "lamb" \(default "adamw"\)/);
   });
 });
