@@ -10,7 +10,7 @@
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { UniformLayout, ceilDiv, entry, inp, out, source, storage, type KernelPlan } from './common.js';
 
-const R = 16; // rows (and columns) per invocation
+const R = 8; // rows (and columns) per invocation
 const T = 8; // invocations per tile side
 const TILE = R * T;
 const layout = new UniformLayout([

@@ -140,7 +140,7 @@ export class Adam extends Optimizer {
 /** AdamW (Loshchilov & Hutter): decay applied to the weights, decoupled from the gradient. */
 export class AdamW extends Adam {
   constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
-    super(params, { weightDecay: 0.01, ...opts });
+    super(params, { ...opts, weightDecay: opts.weightDecay ?? 0.01 });
   }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
     const decayed = g.weightDecay ? F.mul(p, 1 - g.lr * g.weightDecay) : p;
@@ -152,7 +152,7 @@ export class AdamW extends Adam {
 /** LAMB (You et al. 2019) as NVIDIA's BERT: Adam direction + decay, scaled per tensor by ||p|| / ||u||. */
 export class LAMB extends Adam {
   constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
-    super(params, { eps: 1e-6, weightDecay: 0.01, ...opts });
+    super(params, { ...opts, eps: opts.eps ?? 1e-6, weightDecay: opts.weightDecay ?? 0.01 });
   }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
     let u = adamDirection(this, grad, st);

@@ -14,7 +14,7 @@ import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
-const RUNS = 20;
+const RUNS = 30;
 
 beforeAll(async () => {
   gpu = await createNodeBackend();
@@ -174,7 +174,7 @@ describe('webgpu kernels == reference', () => {
         const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: A.strides, bStrides: B.strides };
         const { g, r } = await both(spec, [f32(a), f32(b)], [fout(prod(outShape))]);
         expectClose(g[0]!, r[0]!, op === 'pow' ? { rtol: 2e-5, atol: 1e-6 } : { rtol: 2e-6, atol: 0 }, spec);
-      }), { numRuns: 15 });
+      }), { numRuns: 20 });
     });
   }
 

@@ -122,7 +122,8 @@ export const opCases: OpCase[] = [
   {
     name: 'layerNorm',
     inputs: (d) => [{ shape: [d[0], d[1] + 1] }, { shape: [d[1] + 1] }, { shape: [d[1] + 1] }],
-    run: ([x, g, b]) => F.layerNorm(x, g, b, 1e-5),
+    // eps 1e-3 keeps finite differences well conditioned when a short row has near-equal values.
+    run: ([x, g, b]) => F.layerNorm(x, g, b, 1e-3),
   },
   {
     name: 'crossEntropy',
