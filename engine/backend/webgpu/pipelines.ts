@@ -64,7 +64,9 @@ export class PipelineCache {
         visibility: ShaderStage.COMPUTE,
         buffer: { type: b === 'read' ? 'read-only-storage' : 'storage' },
       }));
-      if (hasUniform) entries.push({ binding: bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+      // The uniform slot is a dynamic offset into the shared per-batch uniform buffer, so bind groups
+      // can be cached per set of storage buffers (see queue.ts).
+      if (hasUniform) entries.push({ binding: bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } });
       layout = this.device.createBindGroupLayout({ label: `layout:${key}`, entries });
       this.layouts.set(key, layout);
     }

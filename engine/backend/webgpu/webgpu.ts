@@ -28,6 +28,8 @@ export interface BackendStats {
   pipelines: number;
   dispatches: number;
   submits: number;
+  /** Dispatches that reused a cached bind group. */
+  bindGroupHits: number;
   pool: PoolStats;
   staging: PoolStats;
 }
@@ -209,9 +211,18 @@ export class WebGPUBackend implements Backend {
       pipelines: this.pipelines.pipelineCount(),
       dispatches: this.queue.dispatchCount,
       submits: this.queue.submitCount,
+      bindGroupHits: this.queue.bindGroupHits,
       pool: this.pool.stats(),
       staging: this.staging.stats(),
     };
+  }
+
+  /** Destroys the pooled (free) buffers, e.g. between phases with different tensor sizes. */
+  trim(): void {
+    this.checkAlive();
+    this.pool.trim();
+    this.staging.trim();
+    this.queue.forgetBindGroups();
   }
 
   /** Frees every GPU resource and destroys the device. The backend is unusable afterwards. */
