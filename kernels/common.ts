@@ -9,8 +9,11 @@
 
 import { MAX_DIMS } from '../engine/backend/spec.js';
 
-/** How a storage binding is used by the shader. */
-export type Access = 'read' | 'write';
+/**
+ * How a binding is used by the shader: a read-only or writable storage buffer, or (matmul's
+ * texture strategy) a sampled rgba32float texture read with textureLoad.
+ */
+export type Access = 'read' | 'write' | 'texture';
 
 /** Scalar uniform fields are 4 bytes; `*x8` fields are MAX_DIMS-long arrays (as 2 x vec4). */
 export type FieldType = 'u32' | 'i32' | 'f32' | 'u32x8' | 'i32x8';
@@ -90,12 +93,28 @@ export interface KernelSource {
 
 /** Which buffer a binding refers to: an input, an output or a temporary of the plan. */
 export interface BufRef {
-  readonly io: 'in' | 'out' | 'tmp';
+  /** 'tex': the plan's textures[index] (a texture, only for 'texture' bindings). */
+  readonly io: 'in' | 'out' | 'tmp' | 'tex';
   readonly index: number;
 }
 export const inp = (index: number): BufRef => ({ io: 'in', index });
 export const out = (index: number): BufRef => ({ io: 'out', index });
 export const tmp = (index: number): BufRef => ({ io: 'tmp', index });
+export const tex = (index: number): BufRef => ({ io: 'tex', index });
+
+/**
+ * A 2-D rgba32float texture of `width` x `height` texels filled from the first `texels` texels
+ * (16 bytes each) of buffer `from` with copyBufferToTexture, right before step `beforeStep`.
+ * `width` is a power of two >= 16 (bytesPerRow = width * 16 is a multiple of 256); kernels view it
+ * as a linear array of texels: texel t is at (t & (width - 1), t >> log2(width)).
+ */
+export interface TextureStep {
+  readonly from: BufRef;
+  readonly texels: number;
+  readonly width: number;
+  readonly height: number;
+  readonly beforeStep: number;
+}
 
 export interface DispatchStep {
   readonly source: KernelSource;
@@ -109,6 +128,8 @@ export interface KernelPlan {
   /** Temporary buffers (sizes in 4-byte words) the steps bind as `tmp(i)`. */
   readonly temps: readonly number[];
   readonly steps: readonly DispatchStep[];
+  /** Textures the steps bind as `tex(i)` (optional; only matmul's texture strategy uses them). */
+  readonly textures?: readonly TextureStep[];
 }
 
 /** Memoises KernelSources by key so WGSL is generated once per compile-time variant. */

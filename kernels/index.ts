@@ -3,7 +3,10 @@
 import type { KernelSpec } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
 import { copyKernel } from './copy.js';
+import { attentionBackwardKernel, attentionKernel } from './attention.js';
 import { dropoutKernel } from './dropout.js';
+import { layernormResidualKernel } from './layernorm-residual.js';
+import { adamStepKernel, lambApplyKernel, lambStatsKernel } from './optimizer.js';
 import { affineKernel, binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { gatherKernel, scatterAddKernel } from './gather.js';
 import { layernormBackwardKernel, layernormKernel } from './layernorm.js';
@@ -20,6 +23,7 @@ export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
   reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], softmaxBackward: [2, 1],
   layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
   gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
+  attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStats: [4, 3], lambApply: [4, 1],
 };
 
 export function planKernel(spec: KernelSpec): KernelPlan {
@@ -46,6 +50,12 @@ export function planKernel(spec: KernelSpec): KernelPlan {
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);
     case 'dropout': return dropoutKernel(spec);
+    case 'attention': return attentionKernel(spec);
+    case 'attentionBackward': return attentionBackwardKernel(spec);
+    case 'layernormResidual': return layernormResidualKernel(spec);
+    case 'adamStep': return adamStepKernel(spec);
+    case 'lambStats': return lambStatsKernel(spec);
+    case 'lambApply': return lambApplyKernel(spec);
     default: {
       const never: never = spec;
       throw new Error(`webgpu: unknown kernel kind ${(never as { kind: string }).kind}`);

@@ -6,7 +6,7 @@
 
 import { Dropout, Embedding, F, LayerNorm, Linear, tensor, zeros, type Backend, type Tensor } from '../engine/index.js';
 import { normalInit } from './init.js';
-import { Block, ModuleList, activation, pickBackend } from './block.js';
+import { Block, ModuleList, activation, layerNormResidual, pickBackend } from './block.js';
 import type { BertConfig, PkmConfig } from './configs.js';
 import { HashingMemory } from './pkm.js';
 
@@ -173,7 +173,7 @@ export class BertResidualOutput extends Block {
     this.dropout = this.module('dropout', new Dropout(config.hidden_dropout_prob));
   }
   forward(h: Tensor, residual: Tensor): Tensor {
-    return this.LayerNorm.forward(F.add(this.dropout.forward(this.dense.forward(h)), residual));
+    return layerNormResidual(this.LayerNorm, this.dropout.forward(this.dense.forward(h)), residual);
   }
 }
 

@@ -3,7 +3,7 @@
 // walk over sub-modules. Every model class in models/ extends Block; engine layers (Linear,
 // Embedding, LayerNorm, Dropout) are leaves without buffers.
 
-import { F, Module, getDefaultBackend, keep, type Backend, type Tensor } from '../engine/index.js';
+import { F, Module, getDefaultBackend, keep, type Backend, type LayerNorm, type Tensor } from '../engine/index.js';
 
 export class Block extends Module {
   private readonly subs = new Map<string, Module>();
@@ -79,6 +79,19 @@ export class ModuleList<M extends Module> extends Block {
     this.items.push(m);
     return this.module(String(this.items.length - 1), m);
   }
+}
+
+/**
+ * Fused kernels the models use (tests flip them to compare with the composite path).
+ * layerNormResidual: LN(dropout(dense(h)) + input) through F.layerNormResidual (one kernel).
+ */
+export const fusedKernels = { layerNormResidual: true };
+
+/** LayerNorm(x + residual) with `ln`'s parameters: fused when fusedKernels.layerNormResidual. */
+export function layerNormResidual(ln: LayerNorm, x: Tensor, residual: Tensor): Tensor {
+  if (!fusedKernels.layerNormResidual) return ln.forward(F.add(x, residual));
+  const ps = new Map(ln.namedParameters());
+  return F.layerNormResidual(x, residual, ps.get('weight')!, ps.get('bias')!, ln.eps);
 }
 
 /** The backend a model was asked to use, or the default one. */

@@ -35,6 +35,26 @@ export type BinaryOp =
   | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
 
 /**
+ * Fused matmul epilogue (compile-time flags), applied per output element in this order:
+ *   pre = acc + bias[col]          (bias)
+ *   y   = act(pre)                 (activation: erf GELU or tanh GELU)
+ *   out = y + residual[same index] (residual)
+ * and `pre` is also written as a second output when `savePre` (the activation's backward needs it).
+ */
+export interface MatmulEpilogue {
+  bias?: boolean;
+  activation?: 'gelu' | 'geluTanh';
+  residual?: boolean;
+  savePre?: boolean;
+}
+
+/** Inputs and outputs a matmul spec takes: 2 + bias + residual, 1 + savePre. */
+export function matmulArity(spec: { epilogue?: MatmulEpilogue }): readonly [number, number] {
+  const e = spec.epilogue;
+  return [2 + (e?.bias ? 1 : 0) + (e?.residual ? 1 : 0), 1 + (e?.savePre ? 1 : 0)];
+}
+
+/**
  * A unit of work. `inputs` and `outputs` of Backend.run are listed per kind below.
  * All f32 unless noted.
  */
@@ -77,10 +97,13 @@ export type KernelSpec =
    * A is stored as [M, K] (or [K, M] when transA), B as [K, N] (or [N, K] when transB).
    * aBatchStride / bBatchStride in elements (0 broadcasts one matrix over the batch).
    * out: [batch, M, N] contiguous.
+   * With `epilogue`, extra inputs follow A and B: [A, B, bias? [N], residual? [batch, M, N]], and
+   * outputs are [out, pre? [batch, M, N]] (see MatmulEpilogue).
    */
   | {
       kind: 'matmul'; transA: boolean; transB: boolean;
       batch: number; m: number; n: number; k: number; aBatchStride: number; bBatchStride: number;
+      epilogue?: MatmulEpilogue;
     }
   /**
    * Row softmax over x viewed as [rows, len]: y = softmax(x) or log_softmax(x) when `log`.
@@ -141,7 +164,50 @@ export type KernelSpec =
    * keep(seed, i) = uniform(seed, i) >= p (see engine/random.ts). Linear in x, so the backward is
    * the same kernel applied to dy with the same seed.
    */
-  | { kind: 'dropout'; size: number; p: number; seed: number };
+  | { kind: 'dropout'; size: number; p: number; seed: number }
+  /**
+   * Fused attention (kernels/attention.ts) over q, k, v viewed as [bh, t, hs]:
+   *   s[i, j] = (q[i] . k[j]) * scale + bias[(bh / heads) * t + j]   (bias read only when `masked`)
+   *   P = softmax_j(s), o[i] = sum_j P[i, j] * f(i, j) * v[j]
+   * with f the dropout factor of F.dropout(P, p, seed) on the [bh, t, t] tensor (1 when p = 0):
+   * keep(seed, (bh * t + i) * t + j) ? 1 / (1 - p) : 0. hs must be a multiple of 4.
+   * in: [q, k, v, bias [B, t] (any f32 storage when !masked)]; out: [o, stats [bh, t, 2]] with
+   * stats = (row max m, log of the row sum of exp(s - m)). A row with every s = -inf gives o = 0 and
+   * stats (-inf, 0).
+   */
+  | { kind: 'attention'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number }
+  /**
+   * Gradients of `attention` (P recomputed from q, k and the saved stats). in: [q, k, v, bias, o,
+   * stats, dO]; out: [dq, dk, dv]. Rows with m = -inf get zero gradient.
+   */
+  | { kind: 'attentionBackward'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number }
+  /**
+   * y = LayerNorm(x + residual) (as `layernorm` of s = x + residual). in: [x, residual, gamma, beta];
+   * out: [y, mean, rstd, s]. The backward is `layernormBackward` on s (d residual = dx).
+   */
+  | { kind: 'layernormResidual'; rows: number; len: number; eps: number }
+  /**
+   * One Adam/AdamW step for one parameter tensor, in PyTorch's order (g' = g + wd p for Adam's L2):
+   *   m' = b1 m + (1 - b1) g';  v' = b2 v + (1 - b2) g'^2
+   *   dir = (m' / bc1) / (sqrt(v') / sqrt(bc2) + eps)
+   *   p' = p - lr dir (Adam) or p (1 - lr wd) - lr dir (AdamW, `decoupled`).
+   * in: [p, g, m, v]; out: [p', m', v'].
+   */
+  | {
+      kind: 'adamStep'; size: number; lr: number; beta1: number; beta2: number; eps: number;
+      bc1: number; bc2: number; weightDecay: number; decoupled: boolean;
+    }
+  /**
+   * LAMB pass 1: the Adam moments and, per part i of `parts` equal chunks of ceil(size / parts)
+   * elements, partial sums of p^2 and u^2 with u = dir + wd p (dir as adamStep).
+   * in: [p, g, m, v]; out: [m', v', partials [parts, 2]].
+   */
+  | { kind: 'lambStats'; size: number; parts: number; beta1: number; beta2: number; eps: number; bc1: number; bc2: number; weightDecay: number }
+  /**
+   * LAMB pass 2: ||p|| and ||u|| from the partials (summed in part order), ratio = ||p|| / ||u||
+   * (1 when either is 0), p' = p - lr * ratio * u. in: [p, m', v', partials]; out: [p'].
+   */
+  | { kind: 'lambApply'; size: number; parts: number; lr: number; eps: number; bc1: number; bc2: number; weightDecay: number };
 
 export type KernelKind = KernelSpec['kind'];
 

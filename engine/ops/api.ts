@@ -11,6 +11,9 @@ import { scalar, Tensor } from '../tensor.js';
 import { fillLike } from './kernel.js';
 import { matmulGeometry } from './matmul.js';
 
+// Fused attention and LayerNorm(x + residual): engine/ops/attention.ts.
+export { attention, layerNormResidual, ATTENTION_MASK_VALUE, type AttentionOptions } from './attention.js';
+
 type Operand = Tensor | number;
 
 function checkF32(op: string, name: string, t: Tensor): void {
@@ -246,19 +249,42 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   return apply('matmul', [a, b], { transA, transB });
 }
 
-/** x @ weight^T + bias, with weight stored [out, in] as in PyTorch. x: [..., in]. */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+export interface LinearOptions {
+  /** Activation applied after the bias: erf GELU (BERT) or tanh GELU (ALBERT's gelu_new). */
+  activation?: 'gelu' | 'geluTanh';
+  /** Added after the activation; the output's shape [..., out]. */
+  residual?: Tensor | null;
+}
+
+/**
+ * act(x @ weight^T + bias) + residual, with weight stored [out, in] as in PyTorch. x: [..., in].
+ * One fused matmul dispatch (bias, activation and residual in its epilogue); the backward is two
+ * matmuls, a column sum for the bias and the activation's derivative at the saved pre-activation.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: LinearOptions = {}): Tensor {
   const inF = x.shape[x.rank - 1];
+  if (x.rank < 1) throw new Error('linear: input needs at least one dimension');
   if (weight.rank !== 2 || weight.shape[1] !== inF) {
     throw new Error(`linear: input ${fmtShape(x.shape)} has ${inF} features but weight is ${fmtShape(weight.shape)} (expected [out, ${inF}])`);
   }
   if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new Error(`linear: bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(weight.shape)} (expected [${weight.shape[0]}])`);
   }
+  const outShape = [...x.shape.slice(0, -1), weight.shape[0]];
+  const res = opts.residual ?? null;
+  if (res && !sameShape(res.shape, outShape)) {
+    throw new Error(`linear: residual ${fmtShape(res.shape)} does not match the output ${fmtShape(outShape)}`);
+  }
+  if (opts.activation !== undefined && opts.activation !== 'gelu' && opts.activation !== 'geluTanh') {
+    throw new Error(`linear: unknown activation ${String(opts.activation)} (gelu or geluTanh)`);
+  }
+  for (const [name, t] of [['input', x], ['weight', weight], ['bias', bias], ['residual', res]] as const) if (t) checkF32('linear', name, t);
   const x2 = reshape(x, [-1, inF]); // (N, in): one 2-D matmul keeps the weight gradient a single kernel
-  let y = matmul(x2, weight, { transB: true }); // (N, out)
-  if (bias) y = add(y, bias);
-  return reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+  const inputs = [x2, weight];
+  if (bias) inputs.push(bias);
+  if (res) inputs.push(reshape(res, [-1, weight.shape[0]]));
+  const y = apply('fusedLinear', inputs, { activation: opts.activation ?? 'none', bias: Boolean(bias), residual: Boolean(res) });
+  return reshape(y, outShape);
 }
 
 // ---- neural-network functions -----------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 import { broadcastShapes, fmtShape, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { runKernel1 } from './kernel.js';
+import { runKernel, runKernel1 } from './kernel.js';
 import type { OpAttrs, OpDef } from './table.js';
 import * as F from './api.js';
 
@@ -44,7 +44,7 @@ function batchOperand(x: Tensor, batchShape: number[]): { t: Tensor; stride: num
   return { t: F.expand(x, [...batchShape, ...mat]), stride: mat[0] * mat[1], owned: true };
 }
 
-export const matmulOps: { matmul: OpDef<OpAttrs['matmul']> } = {
+export const matmulOps: { matmul: OpDef<OpAttrs['matmul']>; fusedLinear: OpDef<OpAttrs['fusedLinear']> } = {
   matmul: {
     forward: ([a, b], { transA, transB }) => {
       const { batchShape, m, n, k } = matmulGeometry(a, b, transA, transB);
@@ -70,6 +70,32 @@ export const matmulOps: { matmul: OpDef<OpAttrs['matmul']> } = {
         db = F.sumToShape(db, b.shape);
       }
       return [da, db];
+    },
+  },
+  // One dispatch: out = act(x @ w^T + bias) + residual, x [N, in], w [out, in] (spec epilogue).
+  // Inputs [x, w, bias?, residual?]. The pre-activation is saved when an activation needs it.
+  fusedLinear: {
+    forward: (inputs, { activation, bias, residual }) => {
+      const [x, w] = inputs as [Tensor, Tensor];
+      const [rows, inF] = x.shape as [number, number];
+      const outF = w.shape[0]!;
+      const savePre = activation !== 'none' && inputs.some((t) => t.requiresGrad);
+      const epilogue = { bias, residual, activation: activation === 'none' ? undefined : activation, savePre };
+      const spec = { kind: 'matmul' as const, transA: false, transB: true, batch: 1, m: rows, n: outF, k: inF, aBatchStride: 0, bBatchStride: 0, epilogue };
+      const outs = runKernel(spec, inputs, savePre ? [{ shape: [rows, outF], dtype: 'f32' }, { shape: [rows, outF], dtype: 'f32' }] : [{ shape: [rows, outF], dtype: 'f32' }]);
+      return { out: outs[0]!, saved: outs.slice(1) };
+    },
+    // gz = g * act'(pre); dx = gz @ w; dw = gz^T @ x; dbias = column sums of gz; dresidual = g.
+    backward: (g, { inputs, saved, attrs: { activation, bias, residual } }) => {
+      const [x, w] = inputs as [Tensor, Tensor];
+      const gz = activation === 'none' ? g : F.mul(g, F.unary(activation === 'gelu' ? 'geluGrad' : 'geluTanhGrad', saved[0]!));
+      const grads: (Tensor | null)[] = [
+        x.requiresGrad ? F.matmul(gz, w) : null,
+        w.requiresGrad ? F.matmul(gz, x, { transA: true }) : null,
+      ];
+      if (bias) grads.push(inputs[2]!.requiresGrad ? F.sum(gz, 0) : null);
+      if (residual) grads.push(g);
+      return grads;
     },
   },
 };

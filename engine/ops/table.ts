@@ -11,6 +11,7 @@ import { layoutOps } from './layout.js';
 import { reduceOps } from './reduce.js';
 import { matmulOps } from './matmul.js';
 import { nnOps } from './nn.js';
+import { fusedOps } from './attention.js';
 
 /** Attributes of each op; the keys are the op names. */
 export interface OpAttrs {
@@ -28,6 +29,8 @@ export interface OpAttrs {
   max: { axes: number[]; keepdim: boolean };
   argmax: Record<string, never>;
   matmul: { transA: boolean; transB: boolean };
+  /** act(x @ w^T + bias) + residual in one matmul dispatch (engine/ops/matmul.ts); inputs [x, w, bias?, residual?]. */
+  fusedLinear: { activation: 'none' | 'gelu' | 'geluTanh'; bias: boolean; residual: boolean };
   softmax: { log: boolean };
   layernorm: { eps: number };
   crossEntropyRows: { ignoreIndex: number };
@@ -36,6 +39,10 @@ export interface OpAttrs {
   dropout: { p: number; seed: number };
   topk: { k: number };
   gatherLast: Record<string, never>;
+  /** Fused attention (engine/ops/attention.ts); inputs [q, k, v] or [q, k, v, bias [B, T]] when masked. */
+  attention: { heads: number; scale: number; p: number; seed: number; masked: boolean };
+  /** LayerNorm(x + residual); inputs [x, residual, gamma, beta]. */
+  layernormResidual: { eps: number };
 }
 export type OpName = keyof OpAttrs;
 
@@ -54,4 +61,5 @@ export const opTable: OpTable = {
   ...reduceOps,
   ...matmulOps,
   ...nnOps,
+  ...fusedOps,
 };

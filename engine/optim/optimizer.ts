@@ -6,6 +6,7 @@
 import * as F from '../ops/api.js';
 import { keep, noGrad, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
+import { adamStepFused, lambStepFused } from './fused.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -104,6 +105,11 @@ export interface AdamOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /**
+   * Fused kernels (engine/optim/fused.ts: one dispatch per tensor for Adam/AdamW, two for LAMB)
+   * instead of the composite below. Default: true on the WebGPU backend, false elsewhere.
+   */
+  fused?: boolean;
 }
 
 /** The shared moment update; returns m_hat / (sqrt(v_hat) + eps) as PyTorch computes it. */
@@ -126,12 +132,19 @@ function adamDirection(opt: Optimizer & { betas: [number, number]; eps: number }
 export class Adam extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
+  readonly fused: boolean | undefined;
   constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
     super(params, opts);
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
+    this.fused = opts.fused;
+  }
+  /** Whether the update of `p` uses the fused kernels. */
+  protected useFused(p: Tensor): boolean {
+    return this.fused ?? p.backend.name === 'webgpu';
   }
   protected update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    if (this.useFused(p)) return adamStepFused(this, p, grad, st, g.lr, g.weightDecay, false);
     const gr = g.weightDecay ? F.add(grad, F.mul(p, g.weightDecay)) : grad;
     p.assign(F.sub(p, F.mul(adamDirection(this, gr, st), g.lr)));
   }
@@ -143,6 +156,7 @@ export class AdamW extends Adam {
     super(params, { ...opts, weightDecay: opts.weightDecay ?? 0.01 });
   }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    if (this.useFused(p)) return adamStepFused(this, p, grad, st, g.lr, g.weightDecay, true);
     const decayed = g.weightDecay ? F.mul(p, 1 - g.lr * g.weightDecay) : p;
     const next = F.sub(decayed, F.mul(adamDirection(this, grad, st), g.lr));
     p.assign(next);
@@ -155,6 +169,7 @@ export class LAMB extends Adam {
     super(params, { ...opts, eps: opts.eps ?? 1e-6, weightDecay: opts.weightDecay ?? 0.01 });
   }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
+    if (this.useFused(p)) return lambStepFused(this, p, grad, st, g.lr, g.weightDecay);
     let u = adamDirection(this, grad, st);
     if (g.weightDecay) u = F.add(u, F.mul(p, g.weightDecay));
     const wn = F.sqrt(F.sum(F.mul(p, p)));

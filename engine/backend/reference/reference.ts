@@ -2,9 +2,10 @@
 // float64 arithmetic. Slow and obviously correct; it is the oracle every test compares with,
 // and the backend finite-difference gradient checks run on.
 
-import type { Backend, DType, HostArray, KernelSpec, Storage } from '../spec.js';
+import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
 import { uniform } from '../../random.js';
 import { erf, unaryFn, binaryFn } from './math.js';
+import * as fused from './fused.js';
 
 class RefStorage implements Storage {
   freed = false;
@@ -134,7 +135,7 @@ export class ReferenceBackend implements Backend {
         }
         return;
       case 'matmul':
-        return this.matmul(spec, x[0], x[1], y[0]);
+        return this.matmul(spec, x, y);
       case 'softmax':
         return this.softmax(spec, x[0], y[0]);
       case 'softmaxBackward':
@@ -190,6 +191,18 @@ export class ReferenceBackend implements Backend {
         for (let i = 0; i < spec.size; i++) y[0][i] = uniform(spec.seed, i) >= spec.p ? x[0][i] * scale : 0;
         return;
       }
+      case 'attention':
+        return fused.attention(spec, x, y);
+      case 'attentionBackward':
+        return fused.attentionBackward(spec, x, y);
+      case 'layernormResidual':
+        return fused.layernormResidual(spec, x, y);
+      case 'adamStep':
+        return fused.adamStep(spec, x, y);
+      case 'lambStats':
+        return fused.lambStats(spec, x, y);
+      case 'lambApply':
+        return fused.lambApply(spec, x, y);
       default: {
         const never: never = spec;
         throw new Error(`reference backend: unknown kernel ${(never as KernelSpec).kind}`);
@@ -197,8 +210,14 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  private matmul(spec: Extract<KernelSpec, { kind: 'matmul' }>, a: ArrayLike<number>, b: ArrayLike<number>, out: Float64Array | Int32Array): void {
+  private matmul(spec: Extract<KernelSpec, { kind: 'matmul' }>, x: ArrayLike<number>[], y: (Float64Array | Int32Array)[]): void {
     const { batch, m, n, k, transA, transB, aBatchStride, bBatchStride } = spec;
+    const [inArity, outArity] = matmulArity(spec);
+    if (x.length !== inArity || y.length !== outArity) {
+      throw new Error(`reference matmul: expected ${inArity} inputs and ${outArity} outputs, got ${x.length} and ${y.length}`);
+    }
+    const [a, b] = x as [ArrayLike<number>, ArrayLike<number>];
+    const out = y[0]!;
     for (let bi = 0; bi < batch; bi++) {
       const ab = bi * aBatchStride;
       const bb = bi * bBatchStride;
@@ -214,6 +233,21 @@ export class ReferenceBackend implements Backend {
           out[ob + i * n + j] = acc;
         }
       }
+    }
+    const ep = spec.epilogue;
+    if (!ep) return;
+    let next = 2;
+    const bias = ep.bias ? x[next++]! : null;
+    const res = ep.residual ? x[next++]! : null;
+    const act = ep.activation ? unaryFn(ep.activation) : null;
+    const pre = ep.savePre ? y[1]! : null;
+    for (let i = 0; i < batch * m * n; i++) {
+      let v = out[i]!;
+      if (bias) v += bias[i % n]!;
+      if (pre) pre[i] = v;
+      if (act) v = act(v);
+      if (res) v += res[i]!;
+      out[i] = v;
     }
   }
 

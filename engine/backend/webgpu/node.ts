@@ -8,7 +8,9 @@
 //      which is how machines without a GPU run: Mesa's llvmpipe through EGL surfaceless.
 // No adapter at all gives one NoAdapterError saying what to install.
 
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { create } from 'webgpu';
+import { autotuneMatmul, type AutotuneCache } from './autotune.js';
 import { NoAdapterError, deviceFromAdapter, requestAdapter, type AcquiredDevice, type FeatureLevel } from './device.js';
 import { WebGPUBackend, type WebGPUBackendOptions } from './webgpu.js';
 
@@ -72,8 +74,27 @@ export async function acquireNodeDevice(opts: NodeAcquireOptions = {}): Promise<
   throw new NoAdapterError(`tried ${tried.join('; ')}${forced ? ` (forced by ${opts.backend ? 'option' : 'WEBGPU_BACKEND'}=${forced})` : ''}`);
 }
 
+export interface NodeBackendOptions extends NodeAcquireOptions, WebGPUBackendOptions {
+  /**
+   * Pick the matmul strategy by measuring (autotune.ts) before returning; default true unless env
+   * WEBGPU_AUTOTUNE=0. The choice is cached per adapter in memory and, when `autotuneFile` (or env
+   * WEBGPU_AUTOTUNE_FILE) names a JSON file, there too.
+   */
+  autotune?: boolean;
+  autotuneFile?: string;
+}
+
 /** Creates the WebGPU backend on the best adapter Node can get. */
-export async function createNodeBackend(opts: NodeAcquireOptions & WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+export async function createNodeBackend(opts: NodeBackendOptions = {}): Promise<WebGPUBackend> {
   const { device, report } = await acquireNodeDevice(opts);
-  return new WebGPUBackend(device, report, opts);
+  const backend = new WebGPUBackend(device, report, opts);
+  if ((opts.autotune ?? process.env['WEBGPU_AUTOTUNE'] !== '0') && !backend.matmulStrategyForced) {
+    const file = opts.autotuneFile ?? process.env['WEBGPU_AUTOTUNE_FILE'];
+    let cache: AutotuneCache | undefined;
+    if (file && existsSync(file)) {
+      try { cache = JSON.parse(readFileSync(file, 'utf8')) as AutotuneCache; } catch { cache = undefined; }
+    }
+    await autotuneMatmul(backend, { cache, save: file ? (c) => writeFileSync(file, JSON.stringify(c, null, 2)) : undefined });
+  }
+  return backend;
 }

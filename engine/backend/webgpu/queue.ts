@@ -25,6 +25,8 @@ export interface BoundBuffer {
   buffer: GPUBuffer;
   /** Bytes bound (a multiple of 4, at least 4). */
   bytes: number;
+  /** Set for a texture binding: the view bound instead of `buffer` (which is then unused). */
+  view?: GPUTextureView;
 }
 
 export interface QueueOptions {
@@ -121,7 +123,7 @@ export class CommandQueue {
     if (src.uniform) this.pass.setBindGroup(0, group, [offset]);
     else this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
-    for (const b of buffers) this.referenced.add(b.buffer);
+    for (const b of buffers) if (!b.view) this.referenced.add(b.buffer);
     this.kernels.add(src.key);
     this.inBatch++;
     this.dispatchCount++;
@@ -137,10 +139,10 @@ export class CommandQueue {
 
   private bindGroup(layout: GPUBindGroupLayout, src: KernelSource, buffers: readonly BoundBuffer[], ubytes: number): GPUBindGroup {
     let key = `${this.idOf(layout)}|${ubytes}`;
-    for (const b of buffers) key += `|${this.idOf(b.buffer)}:${b.bytes}`;
+    for (const b of buffers) key += b.view ? `|t${this.idOf(b.view)}` : `|${this.idOf(b.buffer)}:${b.bytes}`;
     let group = this.groups.get(key);
     if (group) { this.bindGroupHits++; return group; }
-    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: { buffer: b.buffer, offset: 0, size: b.bytes } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((b, i) => ({ binding: i, resource: b.view ?? { buffer: b.buffer, offset: 0, size: b.bytes } }));
     if (src.uniform) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: 0, size: ubytes } });
     group = this.device.createBindGroup({ label: src.key, layout, entries });
     if (this.groups.size >= 4096) this.groups.clear();
@@ -161,6 +163,21 @@ export class CommandQueue {
     this.referenced.add(src);
     this.referenced.add(dst);
     this.kernels.add('copyBufferToBuffer');
+  }
+
+  /**
+   * Records a copy of the first `texels` rgba32float texels of `src` into `dst` (width `width`,
+   * a multiple of 16 texels so bytesPerRow is a multiple of 256), row by row from the origin.
+   */
+  copyToTexture(src: GPUBuffer, dst: GPUTexture, texels: number, width: number): void {
+    const enc = this.begin();
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    const full = Math.floor(texels / width);
+    const rest = texels - full * width;
+    if (full > 0) enc.copyBufferToTexture({ buffer: src, offset: 0, bytesPerRow: width * 16, rowsPerImage: full }, { texture: dst }, [width, full, 1]);
+    if (rest > 0) enc.copyBufferToTexture({ buffer: src, offset: full * width * 16, bytesPerRow: width * 16, rowsPerImage: 1 }, { texture: dst, origin: [0, full, 0] }, [rest, 1, 1]);
+    this.referenced.add(src);
+    this.kernels.add('copyBufferToTexture');
   }
 
   /** Submits the pending encoder, if any. */

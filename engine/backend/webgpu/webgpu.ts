@@ -4,8 +4,12 @@
 // Debug switch: env WEBGPU_DEBUG (or the `debug` option): 1 logs each dispatch, 2 adds submit
 // timings and pool stats at each read, 3 dumps the WGSL of every new pipeline.
 
-import type { Backend, DType, HostArray, KernelSpec, Storage } from '../spec.js';
+import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
 import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
+import { isMatmulStrategy, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
+import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
+import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
+import { TexturePool, type PooledTexture } from './textures.js';
 import type { AdapterReport } from './device.js';
 import { BufferUsage, MapMode } from './flags.js';
 import { PipelineCache } from './pipelines.js';
@@ -21,6 +25,8 @@ export interface WebGPUBackendOptions {
   maxWorkgroupsPerDim?: number;
   /** Pooled bytes kept for reuse (default 1 GiB). */
   maxPooledBytes?: number;
+  /** Forces a matmul strategy (else env WEBGPU_MATMUL, else the autotuned / heuristic choice). */
+  matmulStrategy?: MatmulStrategy;
 }
 
 export interface BackendStats {
@@ -54,15 +60,24 @@ export class WebGPUBackend implements Backend {
   private readonly staging: BufferPool;
   private readonly pipelines: PipelineCache;
   private readonly queue: CommandQueue;
+  private readonly textures: TexturePool;
   private live = 0;
   private nextId = 0;
   private destroyed = false;
+  private matmulChoice: MatmulStrategy;
+  private readonly matmulForced: boolean;
+  private readonly auxWarmed = new Set<MatmulStrategy>();
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterReport, opts: WebGPUBackendOptions = {}) {
     this.debug = opts.debug ?? envDebug();
     this.pool = new BufferPool(device, BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST, opts.maxPooledBytes ?? 1 << 30, 'storage');
     this.staging = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 256 << 20, 'staging');
     this.pipelines = new PipelineCache(device, this.debug);
+    this.textures = new TexturePool(device);
+    const forced = opts.matmulStrategy ?? envStrategy();
+    if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
+    this.matmulForced = forced !== undefined;
+    this.matmulChoice = forced ?? cachedChoice(adapter)?.strategy ?? heuristicStrategy(adapter);
     this.queue = new CommandQueue(device, {
       batchSize: opts.batchSize ?? 48,
       maxWorkgroupsPerDim: opts.maxWorkgroupsPerDim ?? device.limits.maxComputeWorkgroupsPerDimension,
@@ -135,14 +150,51 @@ export class WebGPUBackend implements Backend {
 
   run(spec: KernelSpec, inputs: Storage[], outputs: Storage[]): void {
     this.checkAlive();
-    const arity = ARITY[spec.kind];
+    const arity = spec.kind === 'matmul' ? matmulArity(spec) : ARITY[spec.kind];
     if (!arity) throw new Error(`webgpu run: unknown kernel kind ${(spec as { kind: string }).kind}`);
     if (inputs.length !== arity[0] || outputs.length !== arity[1]) {
       throw new Error(`webgpu run ${spec.kind}: expected ${arity[0]} inputs and ${arity[1]} outputs, got ${inputs.length} and ${outputs.length}`);
     }
     const ins = inputs.map((s) => this.own(s, spec.kind));
     const outs = outputs.map((s) => this.own(s, spec.kind));
-    const plan: KernelPlan = planKernel(spec);
+    const plan: KernelPlan = spec.kind === 'matmul' ? this.matmulPlan(spec, this.matmulChoice) : planKernel(spec);
+    this.execute(plan, ins, outs);
+  }
+
+  /** The matmul strategy in use (forced, autotuned or heuristic). */
+  get matmulStrategy(): MatmulStrategy {
+    return this.matmulChoice;
+  }
+
+  /** Whether the strategy was forced (option or env WEBGPU_MATMUL): autotuning leaves it alone. */
+  get matmulStrategyForced(): boolean {
+    return this.matmulForced;
+  }
+
+  /** Sets the matmul strategy (autotune.ts; tests). */
+  setMatmulStrategy(s: MatmulStrategy): void {
+    if (!isMatmulStrategy(s)) throw new Error(`webgpu: unknown matmul strategy ${String(s)}`);
+    this.matmulChoice = s;
+  }
+
+  /** Runs one matmul spec under a given strategy (autotuning, tests, benches). */
+  runMatmulWith(strategy: MatmulStrategy, spec: MatmulSpec, inputs: Storage[], outputs: Storage[]): void {
+    this.checkAlive();
+    const [ni, no] = matmulArity(spec);
+    if (inputs.length !== ni || outputs.length !== no) throw new Error(`webgpu matmul: expected ${ni} inputs and ${no} outputs`);
+    this.execute(this.matmulPlan(spec, strategy), inputs.map((s) => this.own(s, 'matmul')), outputs.map((s) => this.own(s, 'matmul')));
+  }
+
+  private matmulPlan(spec: MatmulSpec, strategy: MatmulStrategy): KernelPlan {
+    if (!this.auxWarmed.has(strategy)) {
+      // Create the strategy's auxiliary pipelines now, so later sizes never add pipelines.
+      for (const src of matmulAuxSources(strategy)) this.pipelines.get(src);
+      this.auxWarmed.add(strategy);
+    }
+    return planMatmul(spec, strategy, this.device.limits.maxTextureDimension2D);
+  }
+
+  private execute(plan: KernelPlan, ins: GPUStorage[], outs: GPUStorage[]): void {
 
     // WebGPU forbids binding a buffer writable and bound again in the same dispatch: route an output
     // that aliases an input through a temporary (seeded with its contents, for `copy`'s untouched elements).
@@ -161,12 +213,20 @@ export class WebGPUBackend implements Backend {
       const bytes = bindBytes(words);
       return { buffer: this.pool.acquire(bytes), bytes };
     });
+    const texs: PooledTexture[] = [];
     const resolve = (r: BufRef): BoundBuffer => {
       if (r.io === 'in') return { buffer: ins[r.index]!.buffer, bytes: bindBytes(ins[r.index]!.size) };
       if (r.io === 'out') return outBufs[r.index]!;
+      if (r.io === 'tex') return { buffer: null as unknown as GPUBuffer, bytes: 0, view: texs[r.index]!.view };
       return temps[r.index]!;
     };
-    for (const step of plan.steps) {
+    for (const [i, step] of plan.steps.entries()) {
+      for (const t of plan.textures ?? []) {
+        if (t.beforeStep !== i) continue;
+        const pooled = this.textures.acquire(t.width, t.height);
+        texs.push(pooled);
+        this.queue.copyToTexture(resolve(t.from).buffer, pooled.texture, t.texels, t.width);
+      }
       if (step.workgroups <= 0) continue;
       const { pipeline, layout } = this.pipelines.get(step.source);
       this.queue.dispatch(pipeline, layout, step.source, step.bind.map(resolve), step.uniforms, step.workgroups);
@@ -176,6 +236,7 @@ export class WebGPUBackend implements Backend {
       this.pool.release(a.tmp, true);
     }
     for (const t of temps) this.pool.release(t.buffer, this.queue.references(t.buffer));
+    for (const t of texs) this.textures.release(t);
   }
 
   flush(): void {
@@ -222,6 +283,7 @@ export class WebGPUBackend implements Backend {
     this.checkAlive();
     this.pool.trim();
     this.staging.trim();
+    this.textures.trim();
     this.queue.forgetBindGroups();
   }
 
@@ -232,6 +294,7 @@ export class WebGPUBackend implements Backend {
     this.queue.destroy();
     this.pool.destroy();
     this.staging.destroy();
+    this.textures.destroy();
     this.device.destroy();
   }
 

@@ -1,0 +1,156 @@
+// Float64 reference of the fused kernels (attention, layernorm + residual, Adam/LAMB steps):
+// written as the plain formulas of engine/backend/spec.ts, loop by loop.
+
+import type { KernelSpec } from '../spec.js';
+import { uniform } from '../../random.js';
+
+type Arr = Float64Array | Int32Array;
+type Spec<K extends KernelSpec['kind']> = Extract<KernelSpec, { kind: K }>;
+
+/** Dropout factor of probability (i, j) of head bh, as F.dropout on the [bh, t, t] tensor. */
+function dropFactor(spec: Spec<'attention'>, bh: number, i: number, j: number): number {
+  if (spec.p === 0) return 1;
+  return uniform(spec.seed, (bh * spec.t + i) * spec.t + j) >= spec.p ? 1 / (1 - spec.p) : 0;
+}
+
+/** Row i of head bh: scores s_j, max m and the probabilities (all 0 when m = -inf). */
+function probs(spec: Spec<'attention'>, q: Arr, k: Arr, bias: Arr, bh: number, i: number): { m: number; ls: number; p: Float64Array } {
+  const { t, hs, scale, masked, heads } = spec;
+  const s = new Float64Array(t);
+  let m = -Infinity;
+  for (let j = 0; j < t; j++) {
+    let acc = 0;
+    for (let d = 0; d < hs; d++) acc += q[(bh * t + i) * hs + d] * k[(bh * t + j) * hs + d];
+    s[j] = acc * scale + (masked ? bias[Math.floor(bh / heads) * t + j] : 0);
+    m = Math.max(m, s[j]);
+  }
+  const p = new Float64Array(t);
+  if (m === -Infinity) return { m, ls: 0, p };
+  let l = 0;
+  for (let j = 0; j < t; j++) l += (p[j] = Math.exp(s[j] - m));
+  for (let j = 0; j < t; j++) p[j] /= l;
+  return { m, ls: Math.log(l), p };
+}
+
+export function attention(spec: Spec<'attention'>, x: Arr[], y: Arr[]): void {
+  const [q, k, v, bias] = x;
+  const [o, stats] = y;
+  const { bh: BH, t, hs } = spec;
+  for (let bh = 0; bh < BH; bh++) {
+    for (let i = 0; i < t; i++) {
+      const { m, ls, p } = probs(spec, q, k, bias, bh, i);
+      stats[(bh * t + i) * 2] = m;
+      stats[(bh * t + i) * 2 + 1] = ls;
+      for (let d = 0; d < hs; d++) {
+        let acc = 0;
+        for (let j = 0; j < t; j++) acc += p[j] * dropFactor(spec, bh, i, j) * v[(bh * t + j) * hs + d];
+        o[(bh * t + i) * hs + d] = acc;
+      }
+    }
+  }
+}
+
+export function attentionBackward(spec: Spec<'attentionBackward'>, x: Arr[], y: Arr[]): void {
+  const [q, k, v, bias, o, , dO] = x;
+  const [dq, dk, dv] = y;
+  const fwd = { ...spec, kind: 'attention' as const };
+  const { bh: BH, t, hs, scale } = spec;
+  dq.fill(0);
+  dk.fill(0);
+  dv.fill(0);
+  for (let bh = 0; bh < BH; bh++) {
+    for (let i = 0; i < t; i++) {
+      const { p } = probs(fwd, q, k, bias, bh, i);
+      const row = (bh * t + i) * hs;
+      let D = 0;
+      for (let d = 0; d < hs; d++) D += dO[row + d] * o[row + d];
+      for (let j = 0; j < t; j++) {
+        const f = dropFactor(fwd, bh, i, j);
+        const col = (bh * t + j) * hs;
+        let dp = 0;
+        for (let d = 0; d < hs; d++) {
+          dp += dO[row + d] * v[col + d];
+          dv[col + d] += p[j] * f * dO[row + d];
+        }
+        const ds = p[j] * (dp * f - D) * scale;
+        for (let d = 0; d < hs; d++) {
+          dq[row + d] += ds * k[col + d];
+          dk[col + d] += ds * q[row + d];
+        }
+      }
+    }
+  }
+}
+
+export function layernormResidual(spec: Spec<'layernormResidual'>, x: Arr[], y: Arr[]): void {
+  const { rows, len, eps } = spec;
+  const [xs, res, gamma, beta] = x;
+  const [out, mean, rstd, s] = y;
+  for (let r = 0; r < rows; r++) {
+    const o = r * len;
+    let mu = 0;
+    for (let j = 0; j < len; j++) mu += (s[o + j] = xs[o + j] + res[o + j]);
+    mu /= len;
+    let v = 0;
+    for (let j = 0; j < len; j++) v += (s[o + j] - mu) ** 2;
+    const rs = 1 / Math.sqrt(v / len + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (let j = 0; j < len; j++) out[o + j] = (s[o + j] - mu) * rs * gamma[j] + beta[j];
+  }
+}
+
+/** Adam direction with the new moments written to m2/v2. */
+function moments(spec: { beta1: number; beta2: number }, g: number, m: number, v: number): [number, number] {
+  return [m * spec.beta1 + g * (1 - spec.beta1), v * spec.beta2 + g * g * (1 - spec.beta2)];
+}
+const direction = (spec: { eps: number; bc1: number; bc2: number }, m: number, v: number) =>
+  (m * (1 / spec.bc1)) / (Math.sqrt(v) * (1 / Math.sqrt(spec.bc2)) + spec.eps);
+
+export function adamStep(spec: Spec<'adamStep'>, x: Arr[], y: Arr[]): void {
+  const [p, g, m, v] = x;
+  const [p2, m2, v2] = y;
+  const wd = spec.weightDecay;
+  for (let i = 0; i < spec.size; i++) {
+    const gr = !spec.decoupled && wd ? g[i] + p[i] * wd : g[i];
+    const [mi, vi] = moments(spec, gr, m[i], v[i]);
+    m2[i] = mi;
+    v2[i] = vi;
+    const dir = direction(spec, mi, vi);
+    p2[i] = (spec.decoupled && wd ? p[i] * (1 - spec.lr * wd) : p[i]) - dir * spec.lr;
+  }
+}
+
+export function lambStats(spec: Spec<'lambStats'>, x: Arr[], y: Arr[]): void {
+  const [p, g, m, v] = x;
+  const [m2, v2, part] = y;
+  const chunk = Math.ceil(spec.size / spec.parts);
+  part.fill(0);
+  for (let i = 0; i < spec.size; i++) {
+    const [mi, vi] = moments(spec, g[i], m[i], v[i]);
+    m2[i] = mi;
+    v2[i] = vi;
+    const u = direction(spec, mi, vi) + p[i] * spec.weightDecay;
+    const k = Math.floor(i / chunk);
+    part[2 * k] += p[i] * p[i];
+    part[2 * k + 1] += u * u;
+  }
+}
+
+export function lambApply(spec: Spec<'lambApply'>, x: Arr[], y: Arr[]): void {
+  const [p, m, v, part] = x;
+  const [p2] = y;
+  let sp = 0;
+  let su = 0;
+  for (let k = 0; k < spec.parts; k++) {
+    sp += part[2 * k];
+    su += part[2 * k + 1];
+  }
+  const wn = Math.sqrt(sp);
+  const un = Math.sqrt(su);
+  const ratio = wn > 0 && un > 0 ? wn / un : 1;
+  for (let i = 0; i < spec.size; i++) {
+    const u = direction(spec, m[i], v[i]) + p[i] * spec.weightDecay;
+    p2[i] = p[i] - u * ratio * spec.lr;
+  }
+}

@@ -1,0 +1,280 @@
+// Fused scaled-dot-product attention over q, k, v viewed as [BH, T, hs] (hs a multiple of 4; the op
+// pads otherwise), with an additive per-key bias [B, T] (head h of batch b reads row bh / heads),
+// a scale, and optional dropout on the probabilities from the counter RNG of engine/random.ts (the
+// same mask as F.dropout on the [BH, T, T] probability tensor with that seed).
+//
+// Cost model (Mesa llvmpipe): every storage or workgroup load costs about the same per invocation
+// whatever its width, arithmetic is cheap; so q/k/v/o are read as vec4 and every phase is register
+// blocked like kernels/matmul.ts. A workgroup is 8x8 invocations (ty, tx); a tile is 64 rows x 64
+// columns; invocation (ty, tx) owns rows ty*8 .. ty*8+7 (contiguous, so the workgroup tile W can be
+// read as vec4 along them) and the strided columns tx + 8*b.
+//
+// Forward (one dispatch, one workgroup per (bh, block of 64 query rows)), flash style: for each key
+// tile of 64, (1) S = q k^T * scale + bias as 8x8 register blocks (16 vec4 loads per 256 MACs) into W
+// (key-major), (2) the invocation owning row `lid` updates that row's running max m and sum l
+// (online softmax), rewrites W to exp(s - m) (times the dropout factor) and publishes the rescale
+// factor, (3) O = O * alpha + P V as 8 rows x NC vec4 columns per invocation. At the end O /= l and
+// the row statistics (m, log l) are saved: P = exp((s - m) - log l) is recomputed in backward.
+// (m, log l) are kept apart rather than summed into one lse because a row masked with float32 min
+// has m = -3.4e38, where adding log l would be lost to rounding.
+//
+// Backward (three dispatches, no atomics, every sum in a fixed order, so deterministic):
+//   stats: per row D = rowsum(dO * O), packed with (m, log l) into a vec4 temp.
+//   dQ:    one workgroup per (bh, query block); per key tile S and dP = dO v^T as register blocks,
+//          dS = P * (dP * f - D) (f = dropout factor) into W, then dQ += dS K. dQ *= scale at the end.
+//   dK/dV: one workgroup per (bh, key block); per query tile S^T and dP^T, W = P * f -> dV += W^T dO,
+//          then W = dS -> dK += dS^T Q. dK *= scale at the end.
+// Rows whose bias is -inf everywhere (m = -inf) give O = 0 and zero gradients, like F.softmax's
+// all -inf rows; a row masked with a large finite negative bias (HF's float32 min) attends uniformly,
+// exactly like the composite.
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import { WGSL_RANDOM } from '../engine/random.js';
+import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
+
+/** Storage declaration with any element type (common.ts's helper takes scalar types only). */
+const storage = (binding: number, name: string, type: string, access: Access): string =>
+  `@group(0) @binding(${binding}) var<storage, ${access === 'read' ? 'read' : 'read_write'}> ${name}: array<${type}>;\n`;
+
+const TILE = 64;
+const range = (n: number) => [...Array(n).keys()];
+const layout = new UniformLayout([
+  ['bh', 'u32'], ['heads', 'u32'], ['t', 'u32'], ['h4', 'u32'], ['tiles', 'u32'],
+  ['scale', 'f32'], ['seed', 'u32'], ['threshold', 'f32'], ['dscale', 'f32'],
+]);
+
+type AttentionSpec = Extract<KernelSpec, { kind: 'attention' }>;
+type AttentionBackwardSpec = Extract<KernelSpec, { kind: 'attentionBackward' }>;
+
+function uniforms(spec: AttentionSpec | AttentionBackwardSpec) {
+  if (spec.hs % 4 !== 0) throw new Error(`attention kernel: head size ${spec.hs} must be a multiple of 4 (the op pads)`);
+  const p = spec.p;
+  return {
+    bh: spec.bh, heads: spec.heads, t: spec.t, h4: spec.hs / 4, tiles: ceilDiv(spec.t, TILE), scale: spec.scale,
+    seed: spec.seed >>> 0, threshold: Math.min(1, Math.max(0, Math.ceil(p * 16777216) / 16777216)), dscale: p < 1 ? 1 / (1 - p) : 0,
+  };
+}
+
+/** vec4 columns per invocation: hs/4 columns spread over 8 invocations. */
+const ncFor = (hs: number) => Math.max(1, ceilDiv(hs / 4, 8));
+
+const COMMON = (dropout: boolean) => WGSL_SPECIALS + (dropout ? WGSL_RANDOM : '') + `
+fn wg_sync() {
+  workgroupBarrier();
+  storageBarrier();
+}
+var<workgroup> W: array<f32, ${TILE * TILE}>;
+fn wset(i: u32, x: f32) { W[i] = x; }
+fn wget(i: u32) -> f32 { return W[i]; }
+`;
+
+/** Dropout factor of probability (row, col) of head bh: 1 without dropout. */
+const dropFactor = (dropout: boolean, row: string, col: string) =>
+  dropout ? `select(0.0, u.dscale, uniform01(u.seed, (bh * T + (${row})) * T + (${col})) >= u.threshold)` : '1.0';
+
+/** Register-blocked dot products of 8 rows (r_a offsets) x 8 cols (c_b offsets) over hs/4 vec4 steps. */
+function dots(pairs: { acc: string; rowArr: string; row: string; colArr: string; col: string }[]): string {
+  const loads: string[] = [];
+  const fmas: string[] = [];
+  for (const { acc, rowArr, row, colArr, col } of pairs) {
+    for (const i of range(8)) loads.push(`      let ${rowArr}${i} = ${rowArr}[${row}${i} + d];`);
+    for (const j of range(8)) loads.push(`      let ${colArr}${j} = ${colArr}[${col}${j} + d];`);
+    for (const i of range(8)) fmas.push('      ' + range(8).map((j) => `${acc}${i}_${j} = ${acc}${i}_${j} + dot(${rowArr}${i}, ${colArr}${j});`).join(' '));
+  }
+  return `${pairs.map(({ acc }) => range(8).map((i) => range(8).map((j) => `    var ${acc}${i}_${j} = 0.0;`).join('\n')).join('\n')).join('\n')}
+    for (var d = 0u; d < H4; d = d + 1u) {
+${loads.join('\n')}
+${fmas.join('\n')}
+    }`;
+}
+
+/** acc{a}_{c} += W-column j (8 rows as two vec4) times arr[rowOff + col c] for j < n. */
+function accumulate(acc: string, arr: string, rowOff: string, n: string, nc: number): string {
+  return `    for (var j = 0u; j < ${n}; j = j + 1u) {
+      let ro = ${rowOff};
+${range(nc).map((c) => `      let x${c} = ${arr}[ro + min(tx + ${8 * c}u, H4 - 1u)];`).join('\n')}
+${range(8).map((a) => `      let w${a} = W[j * 64u + ty * 8u + ${a}u];`).join('\n')}
+${range(8).map((a) => '      ' + range(nc).map((c) => `${acc}${a}_${c} = ${acc}${a}_${c} + w${a} * x${c};`).join(' ')).join('\n')}
+    }`;
+}
+
+const HEAD = `  if (wgid >= u.bh * u.tiles) { return; }
+  let T = u.t;
+  let H4 = u.h4;
+  let bh = wgid / u.tiles;
+  let blk = (wgid % u.tiles) * ${TILE}u;
+  let base = bh * T;
+  let bb = (bh / u.heads) * T;
+  let ty = lid >> 3u;
+  let tx = lid & 7u;`;
+
+function forwardWgsl(nc: number, masked: boolean, dropout: boolean): string {
+  return COMMON(dropout) + 'var<workgroup> AL: array<f32, 64>;\n' + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
+    storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'o', 'vec4<f32>', 'write') +
+    storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) +
+    entry(TILE, `${HEAD}
+${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;`).join('\n')}
+${range(8).map((a) => range(nc).map((c) => `  var o${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  var m = -inf_f32();
+  var l = 0.0;
+  for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
+    let nj = min(${TILE}u, T - k0);
+${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u)) * H4;`).join('\n')}
+${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }])}
+${range(8).map((b) => `    let bi${b} = ${masked ? `bias[bb + min(k0 + tx + ${8 * b}u, T - 1u)]` : '0.0'};`).join('\n')}
+${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, s${a}_${b} * u.scale + bi${b});`).join(' ')).join('\n')}
+    wg_sync();
+    {
+      var mt = -inf_f32();
+      for (var j = 0u; j < nj; j = j + 1u) { mt = max(mt, wget(j * 64u + lid)); }
+      let mn = max(m, mt);
+      let dead = mn == -inf_f32();
+      let alpha = select(exp(m - mn), 0.0, dead);
+      var ls = 0.0;
+      for (var j = 0u; j < nj; j = j + 1u) {
+        let p = select(exp(wget(j * 64u + lid) - mn), 0.0, dead);
+        ls = ls + p;
+        wset(j * 64u + lid, p * ${dropFactor(dropout, 'blk + lid', 'k0 + j')});
+      }
+      l = l * alpha + ls;
+      m = mn;
+      AL[lid] = alpha;
+    }
+    wg_sync();
+${range(8).map((a) => `    let al${a} = AL[ty * 8u + ${a}u];`).join('\n')}
+${range(8).map((a) => '    ' + range(nc).map((c) => `o${a}_${c} = o${a}_${c} * al${a};`).join(' ')).join('\n')}
+${accumulate('o', 'v', '(base + k0 + j) * H4', 'nj', nc)}
+    wg_sync();
+  }
+  AL[lid] = select(1.0 / l, 0.0, l == 0.0);
+  if (blk + lid < T) { stats[base + blk + lid] = vec2<f32>(m, select(log(l), 0.0, l == 0.0)); }
+  wg_sync();
+${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
+    let inv = AL[ty * 8u + ${a}u];
+    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { o[ob + tx + ${8 * c}u] = o${a}_${c} * inv; }`).join('\n')}
+  }`).join('\n')}`);
+}
+
+export function attentionKernel(spec: AttentionSpec): KernelPlan {
+  const nc = ncFor(spec.hs);
+  const dropout = spec.p > 0;
+  const src = source(`attention:fwd:nc${nc}:${spec.masked ? 'm' : 'n'}:${dropout ? 'd' : 'n'}`, () => ({
+    wgsl: forwardWgsl(nc, spec.masked, dropout),
+    bindings: ['read', 'read', 'read', 'read', 'write', 'write'], uniform: layout,
+  }));
+  const u = uniforms(spec);
+  return {
+    temps: [],
+    steps: [{ source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0), out(1)], uniforms: u, workgroups: spec.bh * u.tiles }],
+  };
+}
+
+// ---- backward -----------------------------------------------------------------------------------
+
+const statsLayout = new UniformLayout([['rows', 'u32'], ['h4', 'u32']]);
+
+function dqWgsl(nc: number, masked: boolean, dropout: boolean): string {
+  return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
+    storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
+    storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dq', 'vec4<f32>', 'write') + layout.wgsl(7) +
+    entry(TILE, `${HEAD}
+${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;
+  let sr${a} = st[base + min(blk + ty * 8u + ${a}u, T - 1u)];`).join('\n')}
+  let gr0 = qr0;
+${range(7).map((a) => `  let gr${a + 1} = qr${a + 1};`).join('\n')}
+${range(8).map((a) => range(nc).map((c) => `  var dq${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
+    let nj = min(${TILE}u, T - k0);
+${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u)) * H4;`).join('\n')}
+    let vr0 = kr0;
+${range(7).map((b) => `    let vr${b + 1} = kr${b + 1};`).join('\n')}
+${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }, { acc: 'g', rowArr: 'gy', row: 'gr', colArr: 'v', col: 'vr' }])}
+${range(8).map((b) => `    let bi${b} = ${masked ? `bias[bb + min(k0 + tx + ${8 * b}u, T - 1u)]` : '0.0'};`).join('\n')}
+${range(8).map((a) => range(8).map((b) => `    {
+      let p = select(exp((s${a}_${b} * u.scale + bi${b} - sr${a}.x) - sr${a}.y), 0.0, sr${a}.x == -inf_f32() || k0 + tx + ${8 * b}u >= T);
+      wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, p * (g${a}_${b} * ${dropFactor(dropout, `blk + ty * 8u + ${a}u`, `k0 + tx + ${8 * b}u`)} - sr${a}.z));
+    }`).join('\n')).join('\n')}
+    wg_sync();
+${accumulate('dq', 'k', '(base + k0 + j) * H4', 'nj', nc)}
+    wg_sync();
+  }
+${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
+    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dq[ob + tx + ${8 * c}u] = dq${a}_${c} * u.scale; }`).join('\n')}
+  }`).join('\n')}`);
+}
+
+function dkvWgsl(nc: number, masked: boolean, dropout: boolean): string {
+  // Roles swapped: rows are keys (blk + ty*8 + a), columns are queries (q0 + tx + 8b).
+  return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
+    storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
+    storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dk', 'vec4<f32>', 'write') +
+    storage(7, 'dv', 'vec4<f32>', 'write') + layout.wgsl(8) +
+    entry(TILE, `${HEAD}
+${range(8).map((a) => `  let kr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;
+  let bi${a} = ${masked ? `bias[bb + min(blk + ty * 8u + ${a}u, T - 1u)]` : '0.0'};`).join('\n')}
+  let vr0 = kr0;
+${range(7).map((a) => `  let vr${a + 1} = kr${a + 1};`).join('\n')}
+${range(8).map((a) => range(nc).map((c) => `  var dk${a}_${c} = vec4<f32>(0.0); var dv${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  for (var q0 = 0u; q0 < T; q0 = q0 + ${TILE}u) {
+    let nj = min(${TILE}u, T - q0);
+${range(8).map((b) => `    let qr${b} = (base + min(q0 + tx + ${8 * b}u, T - 1u)) * H4;
+    let sr${b} = st[base + min(q0 + tx + ${8 * b}u, T - 1u)];`).join('\n')}
+    let gr0 = qr0;
+${range(7).map((b) => `    let gr${b + 1} = qr${b + 1};`).join('\n')}
+${dots([{ acc: 's', rowArr: 'k', row: 'kr', colArr: 'q', col: 'qr' }, { acc: 'g', rowArr: 'v', row: 'vr', colArr: 'gy', col: 'gr' }])}
+${range(8).map((a) => range(8).map((b) => `    {
+      let p = select(exp((s${a}_${b} * u.scale + bi${a} - sr${b}.x) - sr${b}.y), 0.0, sr${b}.x == -inf_f32() || q0 + tx + ${8 * b}u >= T);
+      let f = ${dropFactor(dropout, `q0 + tx + ${8 * b}u`, `blk + ty * 8u + ${a}u`)};
+      wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, p * f);
+      g${a}_${b} = p * (g${a}_${b} * f - sr${b}.z);
+    }`).join('\n')).join('\n')}
+    wg_sync();
+${accumulate('dv', 'gy', '(base + q0 + j) * H4', 'nj', nc)}
+    wg_sync();
+${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, g${a}_${b});`).join(' ')).join('\n')}
+    wg_sync();
+${accumulate('dk', 'q', '(base + q0 + j) * H4', 'nj', nc)}
+    wg_sync();
+  }
+${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
+    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dk[ob + tx + ${8 * c}u] = dk${a}_${c} * u.scale; dv[ob + tx + ${8 * c}u] = dv${a}_${c}; }`).join('\n')}
+  }`).join('\n')}`);
+}
+
+export function attentionBackwardKernel(spec: AttentionBackwardSpec): KernelPlan {
+  const nc = ncFor(spec.hs);
+  const dropout = spec.p > 0;
+  const tag = `nc${nc}:${spec.masked ? 'm' : 'n'}:${dropout ? 'd' : 'n'}`;
+  const statsSrc = source('attention:stats', () => ({
+    wgsl: storage(0, 'o', 'vec4<f32>', 'read') + storage(1, 'gy', 'vec4<f32>', 'read') +
+      storage(2, 'ml', 'vec2<f32>', 'read') + storage(3, 'st', 'vec4<f32>', 'write') + statsLayout.wgsl(4) +
+      entry(EW_WG, `  if (gid >= u.rows) { return; }
+  var acc = 0.0;
+  let b = gid * u.h4;
+  for (var d = 0u; d < u.h4; d = d + 1u) { acc = acc + dot(o[b + d], gy[b + d]); }
+  st[gid] = vec4<f32>(ml[gid], acc, 0.0);`),
+    bindings: ['read', 'read', 'read', 'write'], uniform: statsLayout,
+  }));
+  const dqSrc = source(`attention:dq:${tag}`, () => ({
+    wgsl: dqWgsl(nc, spec.masked, dropout),
+    bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write'], uniform: layout,
+  }));
+  const dkvSrc = source(`attention:dkv:${tag}`, () => ({
+    wgsl: dkvWgsl(nc, spec.masked, dropout),
+    bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write', 'write'], uniform: layout,
+  }));
+  const u = uniforms(spec);
+  const rows = spec.bh * spec.t;
+  // in: [q, k, v, bias, o, stats, dO]; out: [dq, dk, dv]; tmp 0: per-row (m, log l, D, 0).
+  return {
+    temps: [rows * 4],
+    steps: [
+      { source: statsSrc, bind: [inp(4), inp(6), inp(5), tmp(0)], uniforms: { rows, h4: spec.hs / 4 }, workgroups: ceilDiv(rows, EW_WG) },
+      { source: dqSrc, bind: [inp(0), inp(1), inp(2), inp(3), inp(6), tmp(0), out(0)], uniforms: u, workgroups: spec.bh * u.tiles },
+      { source: dkvSrc, bind: [inp(0), inp(1), inp(2), inp(3), inp(6), tmp(0), out(1), out(2)], uniforms: u, workgroups: spec.bh * u.tiles },
+    ],
+  };
+}

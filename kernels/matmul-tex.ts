@@ -1,0 +1,246 @@
+// Matmul reading its operands through rgba32float textures (the texture-RxC strategies).
+//
+// Why: on Mesa llvmpipe (Dawn's GL backend on machines without a GPU) a storage-buffer or
+// workgroup-memory load costs ~13 ns per invocation, a textureLoad of a whole texel ~1.2 ns, while
+// vec4 FMA chains run at ~70 GFLOP/s. So the kernel is built around texel fetches: each invocation
+// owns R rows x C columns of the output (R*C f32 accumulators) and, per 4 steps of k, fetches R + C
+// texels and does 4*R*C multiply-adds.
+//
+// Packing (no transposed copy is ever materialised): every operand is viewed as a matrix of
+// texels along its contiguous dimension, so a transposed operand only changes the read pattern:
+//   A  [M, K]  (!transA) k-packed: texel (m, k4) = A[m, 4k4 .. 4k4+3]     "A_K"
+//   A  [K, M]  (transA)  m-packed: texel (k, m4) = A[k, 4m4 .. 4m4+3]     "A_M"
+//   B  [K, N]  (!transB) n-packed: texel (k, n4) = B[k, 4n4 .. 4n4+3]     "B_N"
+//   B  [N, K]  (transB)  k-packed: texel (n, k4) = B[n, 4k4 .. 4k4+3]     "B_K"
+// In all four, per k4 an invocation fetches R texels of A and C texels of B. When the contiguous
+// dimension is a multiple of 4 (and so the batch stride) the operand buffer is copied as is into
+// the texture (copyBufferToTexture); otherwise a pack kernel first writes it with rows padded to a
+// multiple of 4 (pad values are never read: the last partial k4 block runs in a scalar tail loop).
+// Textures are linear arrays of texels: width W = 2^sh texels (bytesPerRow = 16W, a multiple of
+// 256), texel t at (t & (W-1), t >> sh); the plan falls back to storage-reg8 when an operand does
+// not fit maxTextureDimension2D^2 texels.
+//
+// Invocation (tx, ty) of a WGX x WGY workgroup owns row groups rg_i = tile_m4 + ty + WGY*i (rows
+// 4rg_i .. 4rg_i+3, i < R/4) and column groups cg_j = tile_n4 + tx + WGX*j (j < C/4). Row/column
+// indices past the matrix are clamped on load (results discarded).
+
+import type { MatmulEpilogue } from '../engine/backend/spec.js';
+import {
+  EW_WG, UniformLayout, ceilDiv, entry, inp, source, storage, tex, tmp, type BufRef, type DispatchStep, type KernelPlan,
+  type KernelSource, type TextureStep,
+} from './common.js';
+import { epilogueBindings, epilogueKey, epilogueWgsl, type MatmulSpec } from './matmul.js';
+
+export interface TexTile {
+  /** Rows per invocation (multiple of 4). */
+  r: number;
+  /** Columns per invocation (multiple of 4). */
+  c: number;
+  wgx: number;
+  wgy: number;
+  /** Accumulate with fma() instead of a * b + c. */
+  fma?: boolean;
+}
+
+const texLayout = new UniformLayout([
+  ['batch', 'u32'], ['m', 'u32'], ['n', 'u32'], ['k', 'u32'],
+  ['a_bs', 'u32'], ['b_bs', 'u32'], ['a_rs', 'u32'], ['b_rs', 'u32'], ['a_sh', 'u32'], ['b_sh', 'u32'],
+  ['tiles_n', 'u32'], ['tiles', 'u32'], ['m4', 'u32'], ['n4', 'u32'],
+]);
+
+const range = (n: number) => [...Array(n).keys()];
+const COMP = ['x', 'y', 'z', 'w'];
+
+function texWgsl(transA: boolean, transB: boolean, t: TexTile, ep: MatmulEpilogue | undefined): string {
+  const { r: R, c: C, wgx: WGX, wgy: WGY } = t;
+  const RI = R / 4;
+  const CJ = C / 4;
+  const eb = epilogueBindings(ep, 2);
+  const ldA = (e: string) => `textureLoad(TA, vec2<u32>((${e}) & AM, (${e}) >> AS), 0)`;
+  const ldB = (e: string) => `textureLoad(TB, vec2<u32>((${e}) & BM, (${e}) >> BS), 0)`;
+  // Row r = 4*i + q of the invocation (i < RI, q < 4), column 4*j + q.
+  const setup: string[] = [];
+  if (!transA) {
+    // A_K: one base per row.
+    for (const i of range(RI)) for (const q of range(4)) {
+      setup.push(`  let ar${4 * i + q} = abase + min(4u * (rg0 + ${WGY * i}u) + ${q}u, M - 1u) * u.a_rs;`);
+    }
+  } else {
+    for (const i of range(RI)) setup.push(`  let ag${i} = abase + min(rg0 + ${WGY * i}u, u.m4 - 1u);`);
+  }
+  if (transB) {
+    for (const j of range(CJ)) for (const q of range(4)) {
+      setup.push(`  let bc${4 * j + q} = bbase + min(4u * (cg0 + ${WGX * j}u) + ${q}u, N - 1u) * u.b_rs;`);
+    }
+  } else {
+    for (const j of range(CJ)) setup.push(`  let bg${j} = bbase + min(cg0 + ${WGX * j}u, u.n4 - 1u);`);
+  }
+  // One block of loads for k4 (main loop, all 4 components) or for a single k (tail).
+  const loadsMain: string[] = [];
+  if (!transA) for (const r of range(R)) loadsMain.push(`    let a${r} = ${ldA(`ar${r} + k4`)};`);
+  else for (const kk of range(4)) for (const i of range(RI)) loadsMain.push(`    let a${kk}_${i} = ${ldA(`pa + ${kk}u * u.a_rs + ag${i}`)};`);
+  if (transB) for (const c of range(C)) loadsMain.push(`    let b${c} = ${ldB(`bc${c} + k4`)};`);
+  else for (const kk of range(4)) for (const j of range(CJ)) loadsMain.push(`    let b${kk}_${j} = ${ldB(`pb + ${kk}u * u.b_rs + bg${j}`)};`);
+  const aMain = (r: number, kk: number) => (!transA ? `a${r}.${COMP[kk]}` : `a${kk}_${r >> 2}.${COMP[r & 3]}`);
+  const bMain = (kk: number, j: number) => (transB
+    ? `vec4<f32>(${range(4).map((q) => `b${4 * j + q}.${COMP[kk]}`).join(', ')})`
+    : `b${kk}_${j}`);
+  const fmaMain: string[] = [];
+  for (const kk of range(4)) for (const r of range(R)) for (const j of range(CJ)) {
+    fmaMain.push(t.fma ? `    c${r}_${j} = fma(vec4<f32>(${aMain(r, kk)}), ${bMain(kk, j)}, c${r}_${j});` : `    c${r}_${j} = c${r}_${j} + ${aMain(r, kk)} * ${bMain(kk, j)};`);
+  }
+  const loadsTail: string[] = [];
+  if (!transA) for (const r of range(R)) loadsTail.push(`    let a${r} = ${ldA(`ar${r} + k4`)}[q];`);
+  else for (const i of range(RI)) loadsTail.push(`    let a_${i} = ${ldA(`kt * u.a_rs + ag${i}`)};`);
+  if (transB) for (const c of range(C)) loadsTail.push(`    let b${c} = ${ldB(`bc${c} + k4`)}[q];`);
+  else for (const j of range(CJ)) loadsTail.push(`    let b_${j} = ${ldB(`kt * u.b_rs + bg${j}`)};`);
+  const aTail = (r: number) => (!transA ? `a${r}` : `a_${r >> 2}.${COMP[r & 3]}`);
+  const bTail = (j: number) => (transB ? `vec4<f32>(${range(4).map((q) => `b${4 * j + q}`).join(', ')})` : `b_${j}`);
+  const fmaTail: string[] = [];
+  for (const r of range(R)) for (const j of range(CJ)) fmaTail.push(`    c${r}_${j} = c${r}_${j} + ${aTail(r)} * ${bTail(j)};`);
+  const stores: string[] = [];
+  for (const i of range(RI)) for (const q of range(4)) {
+    const r = 4 * i + q;
+    stores.push(`  {
+    let row = 4u * (rg0 + ${WGY * i}u) + ${q}u;
+    if (row < M) {
+      let o = cb + row * N;
+${range(CJ).map((j) => range(4).map((qq) => `      if (col${j} + ${qq}u < N) { store_c(o + col${j} + ${qq}u, col${j} + ${qq}u, c${r}_${j}.${COMP[qq]}); }`).join('\n')).join('\n')}
+    }
+  }`);
+  }
+  return '@group(0) @binding(0) var TA: texture_2d<f32>;\n@group(0) @binding(1) var TB: texture_2d<f32>;\n' +
+    eb.wgsl + texLayout.wgsl(eb.next) + epilogueWgsl(ep) +
+    entry(WGX * WGY, `  if (wgid >= u.tiles * u.batch) { return; }
+  let M = u.m;
+  let N = u.n;
+  let K = u.k;
+  let AS = u.a_sh;
+  let BS = u.b_sh;
+  let AM = (1u << AS) - 1u;
+  let BM = (1u << BS) - 1u;
+  let b = wgid / u.tiles;
+  let t = wgid % u.tiles;
+  let tx = lid % ${WGX}u;
+  let ty = lid / ${WGX}u;
+  let rg0 = (t / u.tiles_n) * ${WGY * RI}u + ty;
+  let cg0 = (t % u.tiles_n) * ${WGX * CJ}u + tx;
+  let abase = b * u.a_bs;
+  let bbase = b * u.b_bs;
+${setup.join('\n')}
+${range(R).map((r) => range(CJ).map((j) => `  var c${r}_${j} = vec4<f32>(0.0);`).join('\n')).join('\n')}
+  let KF = K >> 2u;
+  var pa = 0u;
+  var pb = 0u;
+  for (var k4 = 0u; k4 < KF; k4 = k4 + 1u) {
+${loadsMain.join('\n')}
+${fmaMain.join('\n')}
+    pa = pa + 4u * u.a_rs;
+    pb = pb + 4u * u.b_rs;
+  }
+  for (var kt = KF * 4u; kt < K; kt = kt + 1u) {
+    let k4 = kt >> 2u;
+    let q = kt & 3u;
+${loadsTail.join('\n')}
+${fmaTail.join('\n')}
+  }
+  let cb = b * M * N;
+${range(CJ).map((j) => `  let col${j} = 4u * (cg0 + ${WGX * j}u);`).join('\n')}
+${stores.join('\n')}`);
+}
+
+// ---- pack kernel: rows padded to a multiple of 4 -------------------------------------------
+
+const packLayout = new UniformLayout([
+  ['rows', 'u32'], ['cols', 'u32'], ['cols_p', 'u32'], ['bs', 'u32'], ['total', 'u32'],
+]);
+
+/** The pack kernel: P[b, r, c] = X[b*bs + r*cols + c] for c < cols, 0 for cols <= c < cols_p. */
+export const packSource: KernelSource = source('matmul-pack', () => ({
+  wgsl: storage(0, 'X', 'f32', 'read') + storage(1, 'P', 'f32', 'write') + packLayout.wgsl(2) +
+    entry(EW_WG, `  if (gid >= u.total) { return; }
+  let per = u.rows * u.cols_p;
+  let b = gid / per;
+  let rem = gid - b * per;
+  let r = rem / u.cols_p;
+  let c = rem - r * u.cols_p;
+  var v = 0.0;
+  if (c < u.cols) { v = X[b * u.bs + r * u.cols + c]; }
+  P[gid] = v;`),
+  bindings: ['read', 'write'], uniform: packLayout,
+}));
+
+export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined): KernelSource {
+  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}`;
+  const eb = epilogueBindings(ep, 2);
+  return source(key, () => ({ wgsl: texWgsl(transA, transB, tile, ep), bindings: ['texture', 'texture', ...eb.access], uniform: texLayout }));
+}
+
+interface OperandLayout {
+  /** Texels of the texture. */
+  texels: number;
+  /** Batch stride and row stride in texels. */
+  bs: number;
+  rs: number;
+  /** Present when a pack step is needed. */
+  pack?: { rows: number; cols: number; bs: number; nb: number };
+}
+
+function operandLayout(rows: number, cols: number, batch: number, batchStride: number): OperandLayout {
+  const rs = ceilDiv(cols, 4);
+  if (cols % 4 === 0 && batchStride % 4 === 0) {
+    const bs = batchStride / 4;
+    return { texels: (batchStride === 0 ? 0 : (batch - 1) * bs) + rows * rs, bs, rs };
+  }
+  const nb = batchStride === 0 ? 1 : batch;
+  return { texels: nb * rows * rs, bs: batchStride === 0 ? 0 : rows * rs, rs, pack: { rows, cols, bs: batchStride, nb } };
+}
+
+function textureShape(texels: number, maxDim: number): { width: number; height: number } | null {
+  const maxW = 2 ** Math.floor(Math.log2(maxDim));
+  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
+  const height = ceilDiv(texels, maxW);
+  return height <= maxDim ? { width: maxW, height } : null;
+}
+
+/** The texture plan, or null when the operands do not fit (caller falls back to storage). */
+export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number): KernelPlan | null {
+  const { transA, transB, batch, m, n, k, epilogue } = spec;
+  if (m === 0 || n === 0 || k === 0 || batch === 0) return null;
+  const la = transA ? operandLayout(k, m, batch, spec.aBatchStride) : operandLayout(m, k, batch, spec.aBatchStride);
+  const lb = transB ? operandLayout(n, k, batch, spec.bBatchStride) : operandLayout(k, n, batch, spec.bBatchStride);
+  const sa = textureShape(la.texels, maxTexDim);
+  const sb = textureShape(lb.texels, maxTexDim);
+  if (!sa || !sb) return null;
+  const temps: number[] = [];
+  const steps: DispatchStep[] = [];
+  const textures: TextureStep[] = [];
+  const prepare = (l: OperandLayout, s: { width: number; height: number }, input: number) => {
+    let from: BufRef = inp(input);
+    if (l.pack) {
+      const p = l.pack;
+      const t = temps.push(l.texels * 4) - 1;
+      from = tmp(t);
+      const total = l.texels * 4;
+      steps.push({ source: packSource, bind: [inp(input), from], uniforms: { rows: p.rows, cols: p.cols, cols_p: l.rs * 4, bs: p.bs, total }, workgroups: ceilDiv(total, EW_WG) });
+    }
+    textures.push({ from, texels: l.texels, width: s.width, height: s.height, beforeStep: -1 });
+  };
+  prepare(la, sa, 0);
+  prepare(lb, sb, 1);
+  const mm = steps.length;
+  for (let i = 0; i < textures.length; i++) textures[i] = { ...textures[i]!, beforeStep: mm };
+  const eb = epilogueBindings(epilogue, 2);
+  const tilesN = ceilDiv(n, tile.c * tile.wgx);
+  const tiles = tilesN * ceilDiv(m, tile.r * tile.wgy);
+  steps.push({
+    source: texSource(transA, transB, tile, epilogue),
+    bind: [tex(0), tex(1), ...eb.refs],
+    uniforms: {
+      batch, m, n, k, a_bs: la.bs, b_bs: lb.bs, a_rs: la.rs, b_rs: lb.rs,
+      a_sh: Math.log2(sa.width), b_sh: Math.log2(sb.width), tiles_n: tilesN, tiles, m4: ceilDiv(m, 4), n4: ceilDiv(n, 4),
+    },
+    workgroups: tiles * batch,
+  });
+  return { temps, steps, textures };
+}

@@ -1,0 +1,128 @@
+// Fused optimizer updates, one dispatch per parameter tensor (Adam/AdamW) or two (LAMB), instead
+// of ~10 elementwise dispatches each. Arithmetic in the composite's order (engine/optim/optimizer.ts)
+// so results agree with it to float32 rounding.
+//   adamStep:   one invocation per element: reads p, g, m, v; writes p', m', v'.
+//   lambStats:  `parts` workgroups, each over one contiguous chunk: writes m', v' and the chunk's
+//               sums of p^2 and u^2 (fixed tree reduction: deterministic, no atomics).
+//   lambApply:  one invocation per element; every workgroup sums the partials in the same fixed
+//               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, wgReduce, type KernelPlan } from './common.js';
+
+const adamLayout = new UniformLayout([
+  ['size', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
+  ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['decay', 'f32'],
+]);
+const lambLayout = new UniformLayout([
+  ['size', 'u32'], ['parts', 'u32'], ['chunk', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
+  ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'],
+]);
+
+/** Maximum number of LAMB partial sums (one workgroup reduces them all). */
+export const LAMB_MAX_PARTS = 256;
+/** Partial count the optimizer uses for a tensor of `size` elements. */
+export const lambParts = (size: number): number => Math.max(1, Math.min(LAMB_MAX_PARTS, ceilDiv(size, 4096)));
+
+const DIR = `fn direction(m: f32, v: f32) -> f32 { return (m * u.ibc1) / (sqrt(v) * u.isbc2 + u.eps); }`;
+
+type AdamSpec = Extract<KernelSpec, { kind: 'adamStep' }>;
+export function adamStepKernel(spec: AdamSpec): KernelPlan {
+  const l2 = !spec.decoupled && spec.weightDecay !== 0;
+  const dec = spec.decoupled && spec.weightDecay !== 0;
+  const src = source(`adamStep:${l2 ? 'l2' : dec ? 'decoupled' : 'plain'}`, () => ({
+    wgsl: storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') + storage(3, 'v', 'f32', 'read') +
+      storage(4, 'p2', 'f32', 'write') + storage(5, 'm2', 'f32', 'write') + storage(6, 'v2', 'f32', 'write') + adamLayout.wgsl(7) + DIR + '\n' +
+      entry(EW_WG, `  if (gid >= u.size) { return; }
+  let pv = p[gid];
+  let gr = ${l2 ? 'g[gid] + pv * u.wd' : 'g[gid]'};
+  let mn = m[gid] * u.b1 + gr * u.omb1;
+  let vn = v[gid] * u.b2 + (gr * gr) * u.omb2;
+  m2[gid] = mn;
+  v2[gid] = vn;
+  p2[gid] = ${dec ? 'pv * u.decay' : 'pv'} - direction(mn, vn) * u.lr;`),
+    bindings: ['read', 'read', 'read', 'read', 'write', 'write', 'write'], uniform: adamLayout,
+  }));
+  return {
+    temps: [],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0), out(1), out(2)],
+      uniforms: {
+        size: spec.size, lr: spec.lr, b1: spec.beta1, b2: spec.beta2, omb1: 1 - spec.beta1, omb2: 1 - spec.beta2,
+        ibc1: 1 / spec.bc1, isbc2: 1 / Math.sqrt(spec.bc2), eps: spec.eps, wd: spec.weightDecay, decay: 1 - spec.lr * spec.weightDecay,
+      },
+      workgroups: ceilDiv(spec.size, EW_WG),
+    }],
+  };
+}
+
+function lambUniforms(spec: { size: number; parts: number; eps: number; bc1: number; bc2: number; weightDecay: number }, extra: { lr: number; b1: number; b2: number }) {
+  return {
+    size: spec.size, parts: spec.parts, chunk: ceilDiv(spec.size, spec.parts), lr: extra.lr, b1: extra.b1, b2: extra.b2,
+    omb1: 1 - extra.b1, omb2: 1 - extra.b2, ibc1: 1 / spec.bc1, isbc2: 1 / Math.sqrt(spec.bc2), eps: spec.eps, wd: spec.weightDecay,
+  };
+}
+
+type LambStatsSpec = Extract<KernelSpec, { kind: 'lambStats' }>;
+export function lambStatsKernel(spec: LambStatsSpec): KernelPlan {
+  if (spec.parts < 1 || spec.parts > LAMB_MAX_PARTS) throw new Error(`lambStats: parts ${spec.parts} outside [1, ${LAMB_MAX_PARTS}]`);
+  const src = source('lambStats', () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
+      storage(3, 'v', 'f32', 'read') + storage(4, 'm2', 'f32', 'write') + storage(5, 'v2', 'f32', 'write') + storage(6, 'part', 'f32', 'write') +
+      lambLayout.wgsl(7) + DIR + '\n' +
+      entry(EW_WG, `  if (wgid >= u.parts) { return; }
+  let start = wgid * u.chunk;
+  let end = min(start + u.chunk, u.size);
+  var sp = 0.0;
+  var su = 0.0;
+  for (var i = start + lid; i < end; i = i + ${EW_WG}u) {
+    let gr = g[i];
+    let mn = m[i] * u.b1 + gr * u.omb1;
+    let vn = v[i] * u.b2 + (gr * gr) * u.omb2;
+    m2[i] = mn;
+    v2[i] = vn;
+    let pv = p[i];
+    let uu = direction(mn, vn) + pv * u.wd;
+    sp = sp + pv * pv;
+    su = su + uu * uu;
+  }
+  let tp = wg_sum(sp, lid);
+  let tu = wg_sum(su, lid);
+  if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`),
+    bindings: ['read', 'read', 'read', 'read', 'write', 'write', 'write'], uniform: lambLayout,
+  }));
+  return {
+    temps: [],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0), out(1), out(2)],
+      uniforms: lambUniforms(spec, { lr: 0, b1: spec.beta1, b2: spec.beta2 }), workgroups: spec.parts,
+    }],
+  };
+}
+
+type LambApplySpec = Extract<KernelSpec, { kind: 'lambApply' }>;
+export function lambApplyKernel(spec: LambApplySpec): KernelPlan {
+  const src = source('lambApply', () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'm', 'f32', 'read') + storage(2, 'v', 'f32', 'read') +
+      storage(3, 'part', 'f32', 'read') + storage(4, 'p2', 'f32', 'write') + lambLayout.wgsl(5) + DIR + '\n' +
+      entry(EW_WG, `  let inRange = lid < u.parts;
+  let k = min(lid, u.parts - 1u);
+  let tp = wg_sum(select(0.0, part[2u * k], inRange), lid);
+  let tu = wg_sum(select(0.0, part[2u * k + 1u], inRange), lid);
+  if (gid >= u.size) { return; }
+  let wn = sqrt(tp);
+  let un = sqrt(tu);
+  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
+  let pv = p[gid];
+  let uu = direction(m[gid], v[gid]) + pv * u.wd;
+  p2[gid] = pv - (uu * ratio) * u.lr;`),
+    bindings: ['read', 'read', 'read', 'read', 'write'], uniform: lambLayout,
+  }));
+  return {
+    temps: [],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0)],
+      uniforms: lambUniforms(spec, { lr: spec.lr, b1: 0, b2: 0 }), workgroups: ceilDiv(spec.size, EW_WG),
+    }],
+  };
+}

@@ -1,0 +1,173 @@
+// Fused attention (F.attention, kernels/attention.ts) against the composite
+// softmax(q k^T * scale + bias) -> dropout -> @ v it replaces: values and dq, dk, dv, on the float64
+// reference backend (fast-check over shapes incl. T and hs that are not multiples of the 64-wide tiles
+// or of 4, keep-masks with padding, fully masked rows, dropout) and on WebGPU (float32 vs the float64
+// composite), plus a finite-difference gradcheck of the op on the reference backend.
+// Fully masked rows: with the keep-mask (HF's float32-min bias) the row attends uniformly, as the
+// composite does; with a -inf bias the row's output and gradients are 0, as F.softmax's -inf rows.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+
+import { F, ReferenceBackend, tensor, tidy, type Backend, type Tensor } from '../../engine/index.js';
+import { SeededRandom as Rng } from '../../engine/random.js';
+
+async function tryWebGPU(): Promise<Backend | null> {
+  try {
+    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
+    return await mod.getWebGPU();
+  } catch {
+    return null;
+  }
+}
+const gpu = await tryWebGPU();
+
+interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf'; seed: number }
+
+function inputs(c: Case) {
+  const rng = new Rng(c.seed);
+  const n = c.B * c.nh * c.T * c.hs;
+  const rnd = () => Float64Array.from({ length: n }, () => rng.normal());
+  const keep = Float64Array.from({ length: c.B * c.T }, () => (rng.next() < 0.7 ? 1 : 0));
+  // Batch 0 keeps at least its first key; the last batch (when B > 1) is fully masked.
+  keep[0] = 1;
+  if (c.B > 1) keep.fill(0, (c.B - 1) * c.T);
+  return { q: rnd(), k: rnd(), v: rnd(), g: rnd(), keep };
+}
+
+/** Output and gradients of the fused op (fused) or the composite on `backend`. */
+async function run(c: Case, backend: Backend, fused: boolean): Promise<Float64Array[]> {
+  const d = inputs(c);
+  const shape = [c.B, c.nh, c.T, c.hs];
+  const [q, k, v] = [d.q, d.k, d.v].map((x) => tensor(x, shape, { backend, requiresGrad: true }));
+  const g = tensor(d.g, shape, { backend });
+  const keep = tensor(d.keep, [c.B, c.T], { backend });
+  const scale = 1 / Math.sqrt(c.hs);
+  const seed = 1234 + c.seed;
+  const y = tidy(() => {
+    const bias = c.mask === 'keep' ? F.mul(F.sub(1, keep), F.ATTENTION_MASK_VALUE)
+      : c.mask === 'ninf' ? F.where(keep, 0, -Infinity) : null;
+    let out: Tensor;
+    if (fused) {
+      out = F.attention(q, k, v, { bias, scale, dropout: c.p, seed });
+    } else {
+      let att = F.mul(F.matmul(q, k, { transB: true }), scale);
+      if (bias) att = F.add(att, F.reshape(bias, [c.B, 1, 1, c.T]));
+      const pr = F.softmax(att);
+      out = F.matmul(c.p ? F.dropout(pr, c.p, { seed }) : pr, v);
+    }
+    out.backward(g);
+    return out;
+  });
+  const res = await Promise.all([y, q.grad!, k.grad!, v.grad!].map(async (t) => Float64Array.from(await t.data())));
+  for (const t of [y, q, k, v, g, keep]) t.dispose();
+  return res;
+}
+
+const NAMES = ['out', 'dq', 'dk', 'dv'];
+function maxErr(a: Float64Array, b: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (!(e <= m)) m = Number.isNaN(e) ? Infinity : e;
+  }
+  return m;
+}
+const scaleOf = (a: Float64Array) => a.reduce((m, x) => Math.max(m, Math.abs(x)), 1);
+
+const caseArb = (maxT: number, maxHs: number) => fc.record({
+  B: fc.integer({ min: 1, max: 2 }), nh: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 1, max: maxT }),
+  hs: fc.integer({ min: 1, max: maxHs }), p: fc.constantFrom(0, 0, 0.25), mask: fc.constantFrom('none', 'keep', 'ninf') as fc.Arbitrary<Case['mask']>,
+  seed: fc.integer({ min: 0, max: 1000 }),
+});
+
+const figures: Record<string, number[]> = {};
+function record(tag: string, errs: number[]): void {
+  figures[tag] = (figures[tag] ?? [0, 0, 0, 0]).map((m, i) => Math.max(m, errs[i]));
+}
+
+describe('fused attention == composite', () => {
+  it('reference backend (float64): values and dq, dk, dv within 1e-10 over random shapes, masks, dropout', async () => {
+    const ref = new ReferenceBackend();
+    await fc.assert(fc.asyncProperty(caseArb(70, 13), async (c) => {
+      const a = await run(c, ref, true);
+      const b = await run(c, ref, false);
+      const errs = a.map((x, i) => maxErr(x, b[i]) / scaleOf(b[i]));
+      record('reference', errs);
+      errs.forEach((e, i) => expect(e, `${NAMES[i]} ${JSON.stringify(c)}`).toBeLessThan(1e-10));
+      expect(ref.liveCount()).toBe(0);
+    }), { numRuns: 25 });
+  });
+
+  it.skipIf(!gpu)('WebGPU fused (float32) vs float64 composite: within 2e-5 of the largest magnitude', async () => {
+    const ref = new ReferenceBackend();
+    const fixed: Case[] = [
+      { B: 2, nh: 1, T: 130, hs: 64, p: 0.1, mask: 'keep', seed: 1 },
+      { B: 2, nh: 1, T: 64, hs: 32, p: 0, mask: 'ninf', seed: 2 },
+      { B: 1, nh: 2, T: 65, hs: 36, p: 0, mask: 'none', seed: 3 },
+    ];
+    const cases = [...fixed, ...fc.sample(caseArb(100, 16), { numRuns: 4, seed: 7 })];
+    for (const c of cases) {
+      const a = await run(c, gpu!, true);
+      const b = await run(c, ref, false);
+      const errs = a.map((x, i) => maxErr(x, b[i]) / scaleOf(b[i]));
+      record('webgpu', errs);
+      errs.forEach((e, i) => expect(e, `${NAMES[i]} ${JSON.stringify(c)}`).toBeLessThan(2e-5));
+    }
+    // And the WebGPU composite is no closer to float64 than the fused kernel by more than rounding.
+    const c = fixed[0];
+    const comp = await run(c, gpu!, false);
+    const b = await run(c, ref, false);
+    record('webgpu-composite', comp.map((x, i) => maxErr(x, b[i]) / scaleOf(b[i])));
+    console.log(`[attention] max error / max|ref| (out, dq, dk, dv): ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, v.map((x) => Number(x.toExponential(2)))])))}`);
+  });
+
+  it('fully masked rows: keep-mask -> uniform attention (like the composite), -inf bias -> zeros and zero gradient', async () => {
+    const ref = new ReferenceBackend();
+    for (const backend of gpu ? [ref, gpu] : [ref]) {
+      const T = 5;
+      const hs = 4;
+      const v = tensor(Array.from({ length: T * hs }, (_, i) => i), [1, 1, T, hs], { backend, requiresGrad: true });
+      const q = tensor(Array.from({ length: T * hs }, (_, i) => Math.sin(i)), [1, 1, T, hs], { backend, requiresGrad: true });
+      const keep = tensor([0, 0, 0, 0, 0], [1, T], { backend });
+      const uni = await F.attention(q, q, v, { mask: keep }).toArray();
+      for (let d = 0; d < hs; d++) expect(uni[d]).toBeCloseTo((0 + 4 + 8 + 12 + 16) / 5 + d, 4);
+      const y = F.attention(q, q, v, { bias: tensor(new Array(T).fill(-Infinity), [1, T], { backend }) });
+      y.backward(tensor(new Array(T * hs).fill(1), [1, 1, T, hs], { backend }));
+      expect((await y.toArray()).every((x) => x === 0)).toBe(true);
+      expect((await q.grad!.toArray()).every((x) => x === 0)).toBe(true);
+      expect((await v.grad!.toArray()).every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  it('finite-difference gradcheck of the op on the reference backend (mask, dropout, hs not a multiple of 4)', async () => {
+    const backend = new ReferenceBackend();
+    const [B, nh, T, hs] = [2, 2, 3, 3];
+    const rng = new Rng(5);
+    const shape = [B, nh, T, hs];
+    const data = [0, 1, 2].map(() => Array.from({ length: B * nh * T * hs }, () => rng.normal()));
+    const w = Array.from({ length: B * nh * T * hs }, () => rng.normal());
+    const keep = tensor([1, 1, 0, 1, 0, 1], [B, T], { backend });
+    const loss = (xs: number[][]) => {
+      const [q, k, v] = xs.map((x) => tensor(x, shape, { backend, requiresGrad: true }));
+      const y = F.attention(q, k, v, { mask: keep, dropout: 0.3, seed: 99 });
+      return { l: F.sum(F.mul(y, tensor(w, shape, { backend }))), q, k, v };
+    };
+    const { l, q, k, v } = loss(data);
+    l.backward();
+    const grads = [await q.grad!.toArray(), await k.grad!.toArray(), await v.grad!.toArray()];
+    const h = 1e-6;
+    let worst = 0;
+    for (let which = 0; which < 3; which++) {
+      for (let i = 0; i < data[which].length; i++) {
+        const plus = data.map((x) => [...x]);
+        const minus = data.map((x) => [...x]);
+        plus[which][i] += h;
+        minus[which][i] -= h;
+        const fd = ((await loss(plus).l.item()) - (await loss(minus).l.item())) / (2 * h);
+        worst = Math.max(worst, Math.abs(fd - grads[which][i]));
+      }
+    }
+    expect(worst).toBeLessThan(1e-6);
+  });
+});
