@@ -52,6 +52,7 @@ const Schema = s.object({
   subset: s.int({ min: 0, default: 0, description: 'use this many training pairs (0: all)' }),
   testSubset: s.int({ min: 0, default: 0, description: 'evaluate on this many test pairs (0: all)' }),
   seed: s.int({ default: 42 }),
+  cache: s.optional(s.string({ description: 'cache dir for the trained vocabulary (default .cache/)' })),
   out: s.optional(s.string({ description: 'output dir (default out/snli)' })),
   logEvery: s.int({ min: 1, default: 20 }),
 });
@@ -96,7 +97,7 @@ export async function runSnli(cfg: Config, log: (line: string) => void = console
   else if (cfg.vocabFile) tok = loadBertTokenizer(cfg.vocabFile);
   else {
     const t0 = performance.now();
-    const v = taskTokenizer(trainRows.flatMap((r) => [r.premise, r.hypothesis]), { vocabSize: cfg.vocabSize, name: 'snli' });
+    const v = taskTokenizer(trainRows.flatMap((r) => [r.premise, r.hypothesis]), { vocabSize: cfg.vocabSize, name: 'snli', cacheDir: cfg.cache });
     tok = v.tokenizer;
     log(`vocab: ${tok.vocabSize} WordPiece tokens trained on the training pairs (${v.cached ? 'cached' : `trained in ${fmtSec(since(t0))}`}: ${v.path})`);
   }

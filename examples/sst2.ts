@@ -52,12 +52,14 @@ const Schema = s.object({
   dropout: s.number({ min: 0, max: 0.9, default: 0.1 }),
   clip: s.number({ min: 0, default: 1 }),
   subset: s.int({ min: 0, default: 0, description: 'train on this many SST-2 train examples (0: all 67,349)' }),
-  frozenTrain: s.int({ min: 0, default: 20000, description: 'train examples whose frozen features train the probe (0: the fine-tuning set)' }),
+  devSubset: s.int({ min: 0, default: 0, description: 'evaluate on this many dev examples (0: all 872)' }),
+  frozenTrain: s.int({ min: 0, default: 10000, description: 'train examples whose frozen features train the probe (0: the fine-tuning set)' }),
   probeEpochs: s.int({ min: 1, default: 20 }),
   probeLr: s.number({ gt: 0, default: 1e-2 }),
   mlmSteps: s.int({ min: 0, default: 0, description: 'in-domain masked-LM pretraining steps before both runs (no --pretrained)' }),
   mlmLr: s.number({ gt: 0, default: 1e-3 }),
   seed: s.int({ default: 42 }),
+  cache: s.optional(s.string({ description: 'cache dir for the trained vocabulary (default .cache/)' })),
   out: s.optional(s.string({ description: 'output dir (default out/sst2)' })),
   logEvery: s.int({ min: 1, default: 25 }),
 });
@@ -92,13 +94,13 @@ export async function runSst2(cfg: Config, log: (line: string) => void = console
     log(`vocab: ${tok.vocabSize} tokens from ${cfg.pretrained}`);
   } else {
     const t0 = performance.now();
-    const v = taskTokenizer(trainRows.map((r) => r.sentence), { vocabSize: cfg.vocabSize, name: 'sst2' });
+    const v = taskTokenizer(trainRows.map((r) => r.sentence), { vocabSize: cfg.vocabSize, name: 'sst2', cacheDir: cfg.cache });
     tok = v.tokenizer;
     log(`vocab: ${tok.vocabSize} WordPiece tokens trained on the SST-2 train sentences (${v.cached ? 'cached' : `trained in ${fmtSec(since(t0))}`}: ${v.path})`);
   }
   const trainAll = toExamples(tok, trainRows, cfg.maxLength);
   const train = subset(trainAll, cfg.subset, cfg.seed);
-  const dev = toExamples(tok, devRows, cfg.maxLength);
+  const dev = subset(toExamples(tok, devRows, cfg.maxLength), cfg.devSubset, cfg.seed);
   const ls = lengthStats(train);
   const pos = dev.filter((e) => e.label === 1).length;
   const majority = Math.max(pos, dev.length - pos) / dev.length;

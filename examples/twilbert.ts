@@ -334,6 +334,7 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
   // ---- stage 1: span MLM + reply-order prediction ----
   let trunk: AlbertModel | null = null;
   let pretrainModel: AlbertForPreTraining | null = null;
+  let clf: TwilbertClassifier | null = null;
   const loadDir = c.finetuning.path_load_weights ?? (stage === 'finetune' ? c.training.path_save_weights : null);
   try {
     if (stage !== 'finetune' && c.finetuning.path_load_weights === null) {
@@ -426,11 +427,12 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
     const weights = c.task.class_weights === 'auto' ? balancedClassWeights(trainRows.map((r) => r.label), names.length) : c.task.class_weights;
     log(`fine-tuning data: ${train.length} train (${names.map((n, k) => `${n} ${counts[k]}`).join(', ')}), ${dev.length} dev${skipped.length ? `, ${skipped.length} lines skipped` : ''}`);
     log(`class weights: ${weights ? names.map((n, k) => `${n} ${weights[k]!.toFixed(3)}`).join(', ') : 'none'}`);
-    const clf = new TwilbertClassifier(trunk, names.length, c.finetuning.collapse_mode, c.finetuning.dropout);
+    const classifier = new TwilbertClassifier(trunk, names.length, c.finetuning.collapse_mode, c.finetuning.dropout);
+    clf = classifier;
     const ft = c.finetuning;
     const steps = Math.ceil(Math.ceil(trainRows.length / ft.batch_size) / ft.accum_iters) * ft.epochs;
     const sch = schedule(ft.noam_annealing, c.model.hidden_size, ft.warmup_steps, steps);
-    const optimizer = makeOptimizer(ft.optimizer, clf.parameters(), Number.isNaN(sch.lr) ? ft.lr : sch.lr);
+    const optimizer = makeOptimizer(ft.optimizer, classifier.parameters(), Number.isNaN(sch.lr) ? ft.lr : sch.lr);
     const scheduler = new LRScheduler(optimizer, sch.fn);
     const stanceIgnore = c.task.stance_f1 ? cats[c.task.stance_ignore] : undefined;
     const metricName = c.task.stance_f1 ? 'f1_stance' : c.task.class_metric !== null ? `f1_class${c.task.class_metric}` : c.task.eval_metric === 'accuracy' ? 'accuracy' : `${c.task.eval_metric}_${c.task.average_metric}`;
@@ -439,7 +441,7 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
     let n = 0;
     const tTrain = performance.now();
     const ftRes = await fit<ClsBatch>({
-      model: clf, optimizer, scheduler, epochs: ft.epochs, seed, accumIters: ft.accum_iters, clipNorm: 1, logEvery: 5,
+      model: classifier, optimizer, scheduler, epochs: ft.epochs, seed, accumIters: ft.accum_iters, clipNorm: 1, logEvery: 5,
       trainBatches: ({ seed: s }) => {
         const order = trainRows.slice();
         Rng.derive(s, 0).shuffle(order);
@@ -448,7 +450,7 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
       batchSize: (b) => b.B,
       step: (b) => {
         n += b.B;
-        const logits = clf.forward(tensor(b.ids, [b.B, b.T], { backend, dtype: 'i32' }), tensor(b.mask, [b.B, b.T], { backend, dtype: 'i32' }));
+        const logits = classifier.forward(tensor(b.ids, [b.B, b.T], { backend, dtype: 'i32' }), tensor(b.mask, [b.B, b.T], { backend, dtype: 'i32' }));
         const labels = tensor(b.labels, [b.B], { backend, dtype: 'i32' });
         if (!weights) return F.crossEntropy(logits, labels);
         // PyTorch's weighted mean: sum_i w[y_i] ce_i / sum_i w[y_i].
@@ -458,7 +460,7 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
       },
       evalBatches: () => clsBatches(devRows, ft.pred_batch_size, padId),
       evalStep: (b) => {
-        const logits = clf.forward(tensor(b.ids, [b.B, b.T], { backend, dtype: 'i32' }), tensor(b.mask, [b.B, b.T], { backend, dtype: 'i32' }));
+        const logits = classifier.forward(tensor(b.ids, [b.B, b.T], { backend, dtype: 'i32' }), tensor(b.mask, [b.B, b.T], { backend, dtype: 'i32' }));
         return { predictions: logits, labels: b.labels, loss: F.crossEntropy(logits, tensor(b.labels, [b.B], { backend, dtype: 'i32' })) };
       },
       metrics: ({ predictions, labels }) => {
@@ -483,6 +485,8 @@ export async function runTwilbert(c: TwilbertConfig, opts: { backend: Backend; s
     writeFileSync(join(ft.path_save_weights, 'summary.json'), JSON.stringify({ categories: cats, metric: metricName, ...result }, null, 2) + '\n');
     return result;
   } finally {
+    // Shared tensors are disposed once (dispose is idempotent).
+    clf?.dispose();
     pretrainModel?.dispose();
     trunk?.dispose();
   }

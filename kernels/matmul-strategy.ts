@@ -10,7 +10,6 @@ import { tiledMatmulPlan } from './matmul-tiled.js';
 export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}`>, TexTile> = {
   'texture-8x8': { r: 8, c: 8, wgx: 8, wgy: 8 },
   'texture-8x16': { r: 8, c: 16, wgx: 8, wgy: 8 },
-  'texture-16x16': { r: 16, c: 16, wgx: 4, wgy: 4 },
 };
 
 export function planMatmul(spec: MatmulSpec, strategy: MatmulStrategy, maxTexDim: number): KernelPlan {

@@ -4,7 +4,7 @@
 //   adamStep:   one invocation per element: reads p, g, m, v; writes p', m', v'.
 //   lambStats:  `parts` workgroups, each over one contiguous chunk: writes m', v' and the chunk's
 //               sums of p^2 and u^2 (fixed tree reduction: deterministic, no atomics).
-//   lambApply:  one invocation per element; every workgroup sums the partials in the same fixed
+//   lambApply:  at most 128 workgroups looping over the elements; every workgroup sums the partials in the same fixed
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
@@ -16,13 +16,16 @@ const adamLayout = new UniformLayout([
 ]);
 const lambLayout = new UniformLayout([
   ['size', 'u32'], ['parts', 'u32'], ['chunk', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
-  ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'],
+  ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['stride', 'u32'],
 ]);
 
 /** Maximum number of LAMB partial sums (one workgroup reduces them all). */
 export const LAMB_MAX_PARTS = 256;
 /** Partial count the optimizer uses for a tensor of `size` elements. */
 export const lambParts = (size: number): number => Math.max(1, Math.min(LAMB_MAX_PARTS, ceilDiv(size, 4096)));
+
+/** lambApply's workgroups: each re-reduces the partials, so few of them, each looping over elements. */
+const applyGroups = (size: number) => Math.min(ceilDiv(size, EW_WG), 128);
 
 const DIR = `fn direction(m: f32, v: f32) -> f32 { return (m * u.ibc1) / (sqrt(v) * u.isbc2 + u.eps); }`;
 
@@ -60,6 +63,7 @@ function lambUniforms(spec: { size: number; parts: number; eps: number; bc1: num
   return {
     size: spec.size, parts: spec.parts, chunk: ceilDiv(spec.size, spec.parts), lr: extra.lr, b1: extra.b1, b2: extra.b2,
     omb1: 1 - extra.b1, omb2: 1 - extra.b2, ibc1: 1 / spec.bc1, isbc2: 1 / Math.sqrt(spec.bc2), eps: spec.eps, wd: spec.weightDecay,
+    stride: applyGroups(spec.size) * EW_WG,
   };
 }
 
@@ -109,20 +113,21 @@ export function lambApplyKernel(spec: LambApplySpec): KernelPlan {
   let k = min(lid, u.parts - 1u);
   let tp = wg_sum(select(0.0, part[2u * k], inRange), lid);
   let tu = wg_sum(select(0.0, part[2u * k + 1u], inRange), lid);
-  if (gid >= u.size) { return; }
   let wn = sqrt(tp);
   let un = sqrt(tu);
   let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
-  let pv = p[gid];
-  let uu = direction(m[gid], v[gid]) + pv * u.wd;
-  p2[gid] = pv - (uu * ratio) * u.lr;`),
+  for (var i = gid; i < u.size; i = i + u.stride) {
+    let pv = p[i];
+    let uu = direction(m[i], v[i]) + pv * u.wd;
+    p2[i] = pv - (uu * ratio) * u.lr;
+  }`),
     bindings: ['read', 'read', 'read', 'read', 'write'], uniform: lambLayout,
   }));
   return {
     temps: [],
     steps: [{
       source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0)],
-      uniforms: lambUniforms(spec, { lr: spec.lr, b1: 0, b2: 0 }), workgroups: ceilDiv(spec.size, EW_WG),
+      uniforms: lambUniforms(spec, { lr: spec.lr, b1: 0, b2: 0 }), workgroups: applyGroups(spec.size),
     }],
   };
 }

@@ -59,7 +59,7 @@ describe('matmul pipeline count is independent of batch size and sequence length
       try {
         await runAll(layerMatmuls(2, 16));
         const count = gpu.pipelineCount();
-        for (const [batch, seq] of [[3, 17], [1, 5], [4, 32], [5, 9], [1, 1]] as const) {
+        for (const [batch, seq] of [[3, 17], [4, 32], [1, 1]] as const) {
           await runAll(layerMatmuls(batch, seq));
           expect(gpu.pipelineCount(), `${strategy} batch ${batch} seq ${seq}`).toBe(count);
         }

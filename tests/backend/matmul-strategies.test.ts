@@ -66,7 +66,7 @@ describe('matmul strategies == reference', () => {
             await check(strategy, spec, seed);
           },
         ),
-        { numRuns: 24 },
+        { numRuns: 16 },
       );
       expect(gpu.liveCount()).toBe(base);
     });
