@@ -1,0 +1,284 @@
+// npm run bench [-- --quick] [-- --only matmul|norm|attention|train]
+//
+// Kernel benchmarks on this machine's WebGPU adapter, with this adapter's rooflines and the peers
+// measured IN THE SAME RUN: an FMA-bound WGSL kernel (vec4 fma chains) gives the GFLOP/s roofline,
+// a vec4 storage copy kernel the GB/s one; TensorFlow.js WebGPU (same Dawn adapter; its
+// requestAdapter is wrapped to ask for featureLevel 'compatibility') and TensorFlow.js WASM run the
+// same shapes. Times are medians of repeated runs (other processes share the cores). Writes
+// bench/RESULTS.md naming the adapter and the date.
+
+import { writeFileSync } from 'node:fs';
+import { create, globals } from 'webgpu';
+import { F, randn, tidy, type Tensor } from '../engine/index.js';
+import { createNodeBackend } from '../engine/backend/webgpu/node.js';
+import { cachedChoice } from '../engine/backend/webgpu/autotune.js';
+import { describeAdapter } from '../engine/backend/webgpu/device.js';
+import type { WebGPUBackend } from '../engine/backend/webgpu/webgpu.js';
+import { Adam } from '../engine/index.js';
+import { BertForSequenceClassification } from '../models/heads.js';
+import { bertConfig } from '../models/configs.js';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const onlyIdx = argv.indexOf('--only');
+const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
+const want = (section: string) => !only || only === section;
+
+interface Row { kernel: string; shape: string; ms: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; roof: number; peers: string }
+const rows: Row[] = [];
+const notes: string[] = [];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<number> {
+  await f(); // warm-up (compile)
+  const ts: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    ts.push(performance.now() - t0);
+    if (performance.now() - start > budgetMs && ts.length >= 3) break;
+  }
+  return median(ts);
+}
+
+// ---- rooflines (raw WGSL on the same device) ---------------------------------------------------
+
+async function rawKernel(be: WebGPUBackend, wgsl: string, buffers: GPUBuffer[], workgroups: number): Promise<() => Promise<void>> {
+  const device = be.device;
+  const module = device.createShaderModule({ code: wgsl });
+  const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+  const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+  return async () => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+}
+
+async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: number }> {
+  const device = be.device;
+  const ITERS = 256;
+  const WGS = 1024;
+  const out = device.createBuffer({ size: WGS * 64 * 16, usage: 0x80 });
+  const fmaWgsl = `@group(0) @binding(0) var<storage, read_write> o: array<vec4<f32>>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let s = f32(g.x) * 1e-9;
+  var a0 = vec4<f32>(s); var a1 = a0 + 1.0; var a2 = a0 + 2.0; var a3 = a0 + 3.0;
+  var a4 = a0 + 4.0; var a5 = a0 + 5.0; var a6 = a0 + 6.0; var a7 = a0 + 7.0;
+  let m = vec4<f32>(0.999999); let c = vec4<f32>(1e-7);
+  for (var i = 0u; i < ${ITERS}u; i++) {
+    a0 = a0 * m + c; a1 = a1 * m + c; a2 = a2 * m + c; a3 = a3 * m + c;
+    a4 = a4 * m + c; a5 = a5 * m + c; a6 = a6 * m + c; a7 = a7 * m + c;
+  }
+  o[g.x] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
+}`;
+  const fma = await rawKernel(be, fmaWgsl, [out], WGS);
+  const fmaMs = await timeIt(fma, 7);
+  const gflops = (WGS * 64 * ITERS * 8 * 4 * 2) / fmaMs / 1e6;
+  const N4 = (quick ? 1 : 4) << 20; // vec4s
+  const src = device.createBuffer({ size: N4 * 16, usage: 0x80 });
+  const dst = device.createBuffer({ size: N4 * 16, usage: 0x80 });
+  const copyWgsl = `@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+  let i = g.x + g.y * n.x * 256u;
+  if (i < ${N4}u) { y[i] = x[i]; }
+}`;
+  const wg = N4 / 256;
+  const copy = await rawKernel(be, copyWgsl.replace('g.y * n.x * 256u', '0u'), [src, dst], Math.min(wg, 65535));
+  const copyMs = await timeIt(copy, 5);
+  const gbs = (Math.min(wg, 65535) * 256 * 32) / copyMs / 1e6;
+  rows.push({ kernel: 'roofline: vec4 FMA chains', shape: `${WGS * 64} inv x ${ITERS * 8} fma4`, ms: fmaMs, rate: gflops, unit: 'GFLOP/s', roof: 100, peers: '' });
+  rows.push({ kernel: 'roofline: vec4 storage copy', shape: `${N4 * 16 / 2 ** 20} MiB`, ms: copyMs, rate: gbs, unit: 'GB/s', roof: 100, peers: '' });
+  out.destroy(); src.destroy(); dst.destroy();
+  return { gflops, gbs };
+}
+
+// ---- peers: TensorFlow.js ------------------------------------------------------------------------
+
+type Tf = typeof import('@tensorflow/tfjs-core');
+interface Peer { name: string; tf: Tf; sync: (t: import('@tensorflow/tfjs-core').Tensor) => Promise<void> }
+
+async function loadPeers(): Promise<Peer[]> {
+  const peers: Peer[] = [];
+  let tf: Tf;
+  try {
+    tf = await import('@tensorflow/tfjs-core');
+  } catch (e) {
+    notes.push(`TensorFlow.js peers skipped: @tensorflow/tfjs-core not installed (${String(e).split('\n')[0]})`);
+    return peers;
+  }
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    if (await tf.setBackend('wasm')) {
+      peers.push({ name: 'tfjs-wasm', tf, sync: async (t) => { t.dataSync(); } });
+    }
+  } catch (e) {
+    notes.push(`tfjs-wasm skipped: ${String(e).split('\n')[0]}`);
+  }
+  try {
+    process.env['EGL_PLATFORM'] ??= 'surfaceless';
+    const gpu = create(['backend=opengles']);
+    const orig = gpu.requestAdapter.bind(gpu);
+    (gpu as { requestAdapter: unknown }).requestAdapter = (o: GPURequestAdapterOptions = {}) => orig({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    Object.assign(globalThis, globals);
+    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (await tf.setBackend('webgpu')) {
+      peers.push({ name: 'tfjs-webgpu', tf, sync: async (t) => { await t.data(); } });
+    } else notes.push('tfjs-webgpu skipped: setBackend(webgpu) returned false');
+  } catch (e) {
+    notes.push(`tfjs-webgpu skipped: ${String(e).split('\n')[0]}`);
+  }
+  return peers;
+}
+
+async function peerTime(p: Peer, make: (tf: Tf) => import('@tensorflow/tfjs-core').Tensor[], op: (tf: Tf, xs: import('@tensorflow/tfjs-core').Tensor[]) => import('@tensorflow/tfjs-core').Tensor, reps: number): Promise<number> {
+  await p.tf.setBackend(p.name === 'tfjs-wasm' ? 'wasm' : 'webgpu');
+  const xs = make(p.tf);
+  const ms = await timeIt(async () => {
+    const y = op(p.tf, xs);
+    await p.sync(y);
+    y.dispose();
+  }, reps, 6000);
+  for (const x of xs) x.dispose();
+  return ms;
+}
+
+// ---- benches -------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const be = await createNodeBackend();
+  const adapter = describeAdapter(be.adapter);
+  const tune = cachedChoice(be.adapter);
+  console.log(`adapter: ${adapter}`);
+  console.log(`matmul strategy: ${be.matmulStrategy}${tune ? ` (autotune ${tune.bucket}: ${Object.entries(tune.ms).map(([k, v]) => `${k} ${v === null || !Number.isFinite(v) ? 'cut' : v.toFixed(1) + ' ms'}`).join(', ')})` : ''}`);
+  const roof = await rooflines(be);
+  const peers = await loadPeers();
+  const fmtPeers = (ours: number, theirs: Record<string, number>) => Object.entries(theirs)
+    .map(([n, ms]) => `${n} ${ms.toFixed(1)} ms (ours x${(ms / ours).toFixed(2)})`).join('; ');
+
+  if (want('matmul')) {
+    const shapes: [string, number, number, number][] = quick
+      ? [['square', 256, 256, 256], ['square', 1024, 1024, 1024]]
+      : [['square', 256, 256, 256], ['square', 512, 512, 512], ['square', 1024, 1024, 1024],
+         ['BERT FF1 (x @ W1^T)', 4096, 1024, 256], ['BERT FF2 (h @ W2^T)', 4096, 256, 1024]];
+    for (const [name, m, n, k] of shapes) {
+      const a = randn([m, k], { backend: be, seed: 1 });
+      const w = randn([n, k], { backend: be, seed: 2 });
+      const reps = m * n * k > 2e8 ? 5 : 9;
+      const ours = await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, reps);
+      const flops = 2 * m * n * k;
+      const theirs: Record<string, number> = {};
+      for (const p of peers) {
+        if (p.name === 'tfjs-webgpu' && m * n * k > 2e8 && quick) continue;
+        theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([m, k]), tf.randomNormal([n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, true), p.name === 'tfjs-webgpu' ? 3 : reps);
+      }
+      rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
+      // The fused BERT linear (bias + GELU epilogue) on the FF1 shape.
+      if (name.startsWith('BERT FF1')) {
+        const b = randn([n], { backend: be, seed: 3 });
+        const fused = await timeIt(async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); }, reps);
+        const comp = await timeIt(async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); }, reps);
+        rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: (flops / fused / 1e6) / roof.gflops * 100, peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
+        b.dispose();
+      }
+      if (m <= 512) {
+        const before = be.matmulStrategy;
+        be.setMatmulStrategy('storage-reg8');
+        const st = await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, 3);
+        be.setMatmulStrategy(before);
+        rows.push({ kernel: 'matmul baseline (storage-reg8)', shape: `${m}x${k} @ ${n}x${k}^T`, ms: st, rate: flops / st / 1e6, unit: 'GFLOP/s', roof: (flops / st / 1e6) / roof.gflops * 100, peers: '' });
+      }
+      a.dispose(); w.dispose();
+    }
+  }
+
+  if (want('attention')) {
+    const [B, H, T, D] = [32, 4, 128, 64];
+    const q = randn([B, H, T, D], { backend: be, seed: 4 });
+    const k = randn([B, H, T, D], { backend: be, seed: 5 });
+    const v = randn([B, H, T, D], { backend: be, seed: 6 });
+    const scale = 1 / Math.sqrt(D);
+    const attn = (F as unknown as { attention?: (q: Tensor, k: Tensor, v: Tensor, o: { scale: number }) => Tensor }).attention;
+    const composite = () => F.matmul(F.softmax(F.mul(F.matmul(q, k, { transB: true }), scale)), v);
+    const run = attn ? () => attn(q, k, v, { scale }) : composite;
+    const ms = await timeIt(async () => { const y = tidy(run); await be.sync(); y.dispose(); }, 5);
+    const flops = 4 * B * H * T * T * D;
+    const theirs: Record<string, number> = {};
+    for (const p of peers) {
+      theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
+        (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 3);
+    }
+    rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
+    q.dispose(); k.dispose(); v.dispose();
+  }
+
+  if (want('norm')) {
+    for (const [rowsN, len] of [[4096, 256], [quick ? 32 : 128, 30522]] as const) {
+      const x = randn([rowsN, len], { backend: be, seed: 7 });
+      const g = randn([len], { backend: be, seed: 8 });
+      const b = randn([len], { backend: be, seed: 9 });
+      const bytes = 2 * rowsN * len * 4;
+      for (const [name, f, tff] of [
+        ['softmax', () => F.softmax(x), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.softmax(t!)],
+        ['layernorm', () => F.layerNorm(x, g, b), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.tidy(() => { const m = tf.moments(t!, -1, true); return tf.div(tf.sub(t!, m.mean), tf.sqrt(tf.add(m.variance, 1e-12))); })],
+      ] as const) {
+        const ms = await timeIt(async () => { const y = tidy(f); await be.sync(); y.dispose(); }, 7);
+        const theirs: Record<string, number> = {};
+        for (const p of peers) theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([rowsN, len])], tff, 5);
+        rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, rate: bytes / ms / 1e6, unit: 'GB/s', roof: (bytes / ms / 1e6) / roof.gbs * 100, peers: fmtPeers(ms, theirs) });
+      }
+      x.dispose(); g.dispose(); b.dispose();
+    }
+  }
+
+  let trainLine = '';
+  if (want('train') && !quick) {
+    const cfg = bertConfig({ hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_hidden_layers: 2, num_labels: 2 });
+    const model = new BertForSequenceClassification(cfg, { backend: be });
+    const opt = new Adam(model.parameters(), { lr: 1e-4 });
+    const [B, T] = [32, 128];
+    const ids = Array.from({ length: B * T }, (_, i) => (i * 7919) % cfg.vocab_size);
+    const { tensor } = await import('../engine/index.js');
+    const inputIds = tensor(ids, [B, T], { backend: be, dtype: 'i32' });
+    const labels = tensor(Array.from({ length: B }, (_, i) => i % 2), [B], { backend: be, dtype: 'i32' });
+    const step = async () => {
+      tidy(() => {
+        const out = model.forward({ inputIds, labels }) as { loss: Tensor | null };
+        out.loss!.backward();
+        opt.step();
+        opt.zeroGrad();
+      });
+      await model.parameters()[0]!.data();
+    };
+    await step();
+    const d0 = be.stats().dispatches;
+    const ms = await timeIt(step, 3, 60_000);
+    const perStep = (be.stats().dispatches - d0) / 4;
+    trainLine = `BERT-small training step (hidden 256, FF 512, 4 heads, 2 layers, batch ${B}, seq ${T}, Adam): ${ms.toFixed(0)} ms/step, ` +
+      `${(B / (ms / 1000)).toFixed(1)} examples/s, ${perStep.toFixed(0)} dispatches/step (ours only; tfjs peers running the same model not implemented)`;
+    console.log(trainLine);
+  }
+
+  const header = '| kernel | shape | median ms | rate | % of roofline | peers (same run; ratio = their ms / our ms) |';
+  const table = [header, '|---|---|---:|---:|---:|---|', ...rows.map((r) =>
+    `| ${r.kernel} | ${r.shape} | ${r.ms.toFixed(2)} | ${r.rate.toFixed(2)} ${r.unit} | ${r.roof.toFixed(1)}% | ${r.peers} |`)].join('\n');
+  console.log(table);
+  for (const n of notes) console.log(`note: ${n}`);
+  const md = `# Benchmark results\n\nDate: ${new Date().toISOString()}\n\nAdapter: ${adapter}\n\n` +
+    `Matmul strategy: ${be.matmulStrategy}${tune ? ` (autotune on ${tune.bucket}: ${JSON.stringify(tune.ms)})` : ''}\n\n` +
+    `Rooflines measured in this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy).\n\n` +
+    `Command: npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\n\n${table}\n\n${trainLine ? trainLine + '\n\n' : ''}${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  if (!only && !quick) writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
+  else console.log('(RESULTS.md is written by the full run only)');
+  process.exit(0);
+}
+
+void main();
