@@ -47,7 +47,7 @@ const Schema = s.object({
   batch: s.int({ min: 1, default: 128, description: 'd2l: 512' }),
   evalBatch: s.int({ min: 1, default: 256 }),
   epochs: s.int({ min: 1, default: 3, description: 'd2l: 5' }),
-  lr: s.number({ gt: 0, default: 1e-4, description: "Adam lr (d2l's 1e-4)" }),
+  lr: s.nullable(s.number({ gt: 0 }), { default: null, description: "Adam lr; default d2l's 1e-4 with --pretrained, 1e-3 for random init (1e-4 barely moves random weights in a few epochs)" }),
   dropout: s.number({ min: 0, max: 0.9, default: 0.1 }),
   subset: s.int({ min: 0, default: 0, description: 'use this many training pairs (0: all)' }),
   testSubset: s.int({ min: 0, default: 0, description: 'evaluate on this many test pairs (0: all)' }),
@@ -126,8 +126,9 @@ export async function runSnli(cfg: Config, log: (line: string) => void = console
   // d2l: the hidden layer is the encoder's Linear + tanh on [CLS] (BertModel's pooler), then the output layer.
   const net = new BERTClassifier(config, { backend, pooling: 'cls', numClasses: 3, bert });
   log(`model: BERTClassifier (encoder L${config.num_hidden_layers} H${config.hidden_size} A${config.num_attention_heads} FF${config.intermediate_size}, vocab ${config.vocab_size}; hidden Linear+tanh on [CLS]; output ${config.hidden_size}->3), ${net.numParameters().toLocaleString('en-US')} parameters, ${cfg.pretrained ? `weights from ${cfg.pretrained}` : 'random init'}`);
-  const trainer = new Adam(net.parameters(), { lr: cfg.lr });
-  log(`training: Adam lr ${cfg.lr}, batch ${cfg.batch}, ${cfg.epochs} epochs, max length ${cfg.maxLength}`);
+  const lr = cfg.lr ?? (cfg.pretrained ? 1e-4 : 1e-3);
+  const trainer = new Adam(net.parameters(), { lr });
+  log(`training: Adam lr ${lr}${cfg.lr === null && !cfg.pretrained ? " (random init: d2l's 1e-4 is for its pretrained BERT)" : ''}, batch ${cfg.batch}, ${cfg.epochs} epochs, max length ${cfg.maxLength}`);
 
   const counter = new CorrectCounter();
   const lines: EpochLine[] = [];

@@ -154,8 +154,10 @@ describe('shared classification code', () => {
 const tiny = ['--backend', 'reference', '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--maxLength', '24', '--batch', '16', '--logEvery', '1'];
 
 describe('examples end to end (reference backend, tiny settings)', () => {
+  let sstCache: string;
   it('sst2: frozen and fine-tuned runs, summary written', async () => {
     const out = await tempDir();
+    sstCache = out;
     const lines: string[] = [];
     const { config } = parseArgs([...tiny, '--subset', '64', '--devSubset', '32', '--frozenTrain', '48', '--probeEpochs', '2', '--vocabSize', '500', '--out', out, '--cache', out], Sst2Schema);
     const r = await runSst2(config, (l) => lines.push(l), backend);
@@ -173,7 +175,7 @@ describe('examples end to end (reference backend, tiny settings)', () => {
   it('sst2: in-domain MLM pretraining steps run before both runs', async () => {
     const out = await tempDir();
     const lines: string[] = [];
-    const { config } = parseArgs([...tiny, '--subset', '32', '--devSubset', '16', '--mode', 'finetune', '--mlmSteps', '2', '--vocabSize', '500', '--out', out, '--cache', out], Sst2Schema);
+    const { config } = parseArgs([...tiny, '--subset', '32', '--devSubset', '16', '--mode', 'finetune', '--mlmSteps', '2', '--vocabSize', '500', '--out', out, '--cache', sstCache], Sst2Schema);
     const r = await runSst2(config, (l) => lines.push(l), backend);
     expect(lines.some((l) => l.startsWith('[mlm] done'))).toBe(true);
     expect(r.frozen).toBeUndefined();
