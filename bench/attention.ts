@@ -1,6 +1,7 @@
 // Fused attention (F.attention) vs the composite softmax(QK^T * scale + mask) V, forward + backward,
-// on the WebGPU backend. Usage: npx tsx bench/attention.ts [B nh T hs] [--iters N]
-// Prints ms per forward+backward for each path and the speedup.
+// on the WebGPU backend. Usage: npx tsx bench/attention.ts [B nh T hs] [--iters N] [--dropout]
+// [--variant texture|storage] (default: the backend's per-adapter choice, or env WEBGPU_ATTENTION).
+// Prints median ms of forward only and of forward+backward for each path, and the speedups.
 
 import { F, randn, tensor, tidy, type Tensor } from '../engine/index.js';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
@@ -10,9 +11,12 @@ const itersArg = process.argv.indexOf('--iters');
 const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 3;
 const [B, nh, T, hs] = args.length >= 4 ? args.slice(0, 4).map(Number) : [32, 4, 128, 64];
 const dropout = process.argv.includes('--dropout') ? 0.1 : 0;
+const variantArg = process.argv.indexOf('--variant');
+const variant = variantArg > 0 ? (process.argv[variantArg + 1] as 'texture' | 'storage') : undefined;
 
 export async function benchAttention(): Promise<{ composite: number; fused: number }> {
   const backend = await createNodeBackend();
+  if (variant) backend.setAttentionVariant(variant);
   const mk = () => randn([B, nh, T, hs], { backend, seed: 1 });
   const q = mk(); const k = mk(); const v = mk();
   for (const t of [q, k, v]) t.requiresGrad = true;
@@ -27,27 +31,41 @@ export async function benchAttention(): Promise<{ composite: number; fused: numb
     return F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, v);
   };
   const fused = (): Tensor => F.attention(q, k, v, { mask, scale, dropout, seed: 7, training: true });
-  const time = async (f: () => Tensor): Promise<number> => {
-    let best = Infinity;
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  /** Median ms of forward only and of forward+backward (the first run of each compiles pipelines). */
+  const time = async (f: () => Tensor): Promise<{ fwd: number; both: number }> => {
+    const fwd: number[] = [];
+    const both: number[] = [];
     for (let i = 0; i < iters + 1; i++) {
-      const t0 = performance.now();
+      let t0 = performance.now();
+      const y = tidy(() => f());
+      await y.data();
+      if (i > 0) fwd.push(performance.now() - t0);
+      y.dispose();
+      t0 = performance.now();
       tidy(() => {
-        const y = f();
-        y.backward(go);
+        f().backward(go);
       });
       await q.grad!.data(); await k.grad!.data(); await v.grad!.data();
-      const dt = performance.now() - t0;
+      if (i > 0) both.push(performance.now() - t0);
       for (const t of [q, k, v]) { t.grad!.dispose(); t.grad = null; }
-      if (i > 0) best = Math.min(best, dt); // first run compiles pipelines
     }
-    return best;
+    return { fwd: median(fwd), both: median(both) };
   };
-  const c = await time(composite);
-  const fz = await time(fused);
-  console.log(`attention fwd+bwd B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}), best of ${iters}:`);
-  console.log(`  composite ${c.toFixed(1)} ms   fused ${fz.toFixed(1)} ms   speedup ${(c / fz).toFixed(2)}x`);
+  // Interleaved rounds, so load on a shared machine hits both paths alike.
+  const c: number[][] = [[], []];
+  const z: number[][] = [[], []];
+  for (let r = 0; r < 3; r++) {
+    const a = await time(composite);
+    const b = await time(fused);
+    c[0]!.push(a.fwd); c[1]!.push(a.both); z[0]!.push(b.fwd); z[1]!.push(b.both);
+  }
+  const [cf, cb, zf, zb] = [median(c[0]!), median(c[1]!), median(z[0]!), median(z[1]!)];
+  console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms over 3 rounds x ${iters}:`);
+  console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
+  console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x`);
   backend.destroy();
-  return { composite: c, fused: fz };
+  return { composite: cb, fused: zb };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchAttention();

@@ -214,11 +214,14 @@ export async function runCola(cfg: Config, log: (line: string) => void = console
 }
 
 if (process.argv[1]?.endsWith('examples/cola.ts')) {
-  const { config, help } = parseArgs(process.argv.slice(2), Schema);
-  if (help) console.log(helpText(Schema as never, 'npx tsx examples/cola.ts [flags]'));
-  else {
-    await runCola(config);
+  try {
+    const { config, help } = parseArgs(process.argv.slice(2), Schema);
+    if (help) console.log(helpText(Schema as never, 'npx tsx examples/cola.ts [flags]'));
+    else await runCola(config);
     process.exit(0);
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
   }
 }
 

@@ -169,11 +169,14 @@ export async function runSnli(cfg: Config, log: (line: string) => void = console
 }
 
 if (process.argv[1]?.endsWith('examples/snli.ts')) {
-  const { config, help } = parseArgs(process.argv.slice(2), Schema);
-  if (help) console.log(helpText(Schema as never, 'npx tsx examples/snli.ts [flags]'));
-  else {
-    await runSnli(config);
+  try {
+    const { config, help } = parseArgs(process.argv.slice(2), Schema);
+    if (help) console.log(helpText(Schema as never, 'npx tsx examples/snli.ts [flags]'));
+    else await runSnli(config);
     process.exit(0);
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
   }
 }
 

@@ -36,7 +36,7 @@ const Schema = s.object({
   pretrained: s.optional(s.string({ description: 'Hugging Face checkpoint dir (config.json, model.safetensors, vocab.txt)' })),
   mode: s.enum(['both', 'frozen', 'finetune'] as const, { default: 'both' }),
   preset: s.enum(['tiny', 'small', 'mini', 'base', 'large'] as const, { default: 'tiny', description: 'BERT preset when no --pretrained' }),
-  layers: s.int({ min: 1, default: 1, description: 'encoder layers (overrides the preset; 0 keeps it)' }),
+  layers: s.int({ min: 0, default: 1, description: 'encoder layers (0 keeps the preset)' }),
   hidden: s.int({ min: 0, default: 64, description: 'hidden size (0 keeps the preset)' }),
   heads: s.int({ min: 0, default: 2, description: 'attention heads (0 keeps the preset)' }),
   intermediate: s.int({ min: 0, default: 256, description: 'FFN size (0 keeps the preset)' }),
@@ -278,12 +278,14 @@ async function mlmPretrain(cfg: Config, config: BertConfig, tok: BertTokenizer, 
 }
 
 if (process.argv[1]?.endsWith('examples/sst2.ts')) {
-  const { config, help } = parseArgs(process.argv.slice(2), Schema);
-  if (help) {
-    console.log(helpText(Schema as never, 'npx tsx examples/sst2.ts [flags]'));
-  } else {
-    await runSst2(config);
+  try {
+    const { config, help } = parseArgs(process.argv.slice(2), Schema);
+    if (help) console.log(helpText(Schema as never, 'npx tsx examples/sst2.ts [flags]'));
+    else await runSst2(config);
     process.exit(0);
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
   }
 }
 

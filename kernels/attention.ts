@@ -30,6 +30,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { WGSL_RANDOM } from '../engine/random.js';
+import { texAttentionBackwardKernel, texAttentionKernel } from './attention-tex.js';
 import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
 
 /** Storage declaration with any element type (common.ts's helper takes scalar types only). */
@@ -156,7 +157,28 @@ ${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { o[ob + tx + ${8 * c}u] = 
   }`).join('\n')}`);
 }
 
-export function attentionKernel(spec: AttentionSpec): KernelPlan {
+/**
+ * 'storage': this file's workgroup-tiled kernels (real GPUs); 'texture': kernels/attention-tex.ts,
+ * register tiles over texel fetches, no barriers (software GL / llvmpipe). The backend picks one per
+ * adapter (webgpu.ts); 'texture' falls back to 'storage' when the operands exceed a texture.
+ */
+export type AttentionVariant = 'storage' | 'texture';
+export const ATTENTION_VARIANTS: readonly AttentionVariant[] = ['storage', 'texture'];
+
+/** The variant forced by env WEBGPU_ATTENTION, if any (an unknown name throws). */
+export function envAttentionVariant(): AttentionVariant | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.['WEBGPU_ATTENTION']?.trim();
+  if (!v) return undefined;
+  if (!(ATTENTION_VARIANTS as readonly string[]).includes(v)) throw new Error(`WEBGPU_ATTENTION=${v}: unknown attention variant (one of ${ATTENTION_VARIANTS.join(', ')})`);
+  return v as AttentionVariant;
+}
+
+export function attentionKernel(spec: AttentionSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192): KernelPlan {
+  if (variant === 'texture') {
+    const plan = texAttentionKernel(spec, maxTexDim);
+    if (plan) return plan;
+  }
   const nc = ncFor(spec.hs);
   const dropout = spec.p > 0;
   const src = source(`attention:fwd:nc${nc}:${spec.masked ? 'm' : 'n'}:${dropout ? 'd' : 'n'}`, () => ({
@@ -244,7 +266,11 @@ ${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dk[ob + tx + ${8 * c}u] =
   }`).join('\n')}`);
 }
 
-export function attentionBackwardKernel(spec: AttentionBackwardSpec): KernelPlan {
+export function attentionBackwardKernel(spec: AttentionBackwardSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192): KernelPlan {
+  if (variant === 'texture') {
+    const plan = texAttentionBackwardKernel(spec, maxTexDim);
+    if (plan) return plan;
+  }
   const nc = ncFor(spec.hs);
   const dropout = spec.p > 0;
   const tag = `nc${nc}:${spec.masked ? 'm' : 'n'}:${dropout ? 'd' : 'n'}`;

@@ -130,6 +130,11 @@ export interface KernelPlan {
   readonly steps: readonly DispatchStep[];
   /** Textures the steps bind as `tex(i)` (optional; only matmul's texture strategy uses them). */
   readonly textures?: readonly TextureStep[];
+  /**
+   * Sources the backend compiles with this plan even if no step uses them now (a kind's size-chosen
+   * variants), so the set of pipelines does not depend on the sizes that arrive later.
+   */
+  readonly warm?: readonly KernelSource[];
 }
 
 /** Memoises KernelSources by key so WGSL is generated once per compile-time variant. */

@@ -3,7 +3,8 @@
 import type { KernelSpec } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
 import { copyKernel } from './copy.js';
-import { attentionBackwardKernel, attentionKernel } from './attention.js';
+import { planRowKernel, type RowStrategy } from './rows-strategy.js';
+import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from './attention.js';
 import { dropoutKernel } from './dropout.js';
 import { layernormResidualKernel } from './layernorm-residual.js';
 import { adamStepKernel, lambApplyKernel, lambStatsKernel } from './optimizer.js';
@@ -26,7 +27,12 @@ export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
   attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStats: [4, 3], lambApply: [4, 1],
 };
 
-export function planKernel(spec: KernelSpec): KernelPlan {
+/** Per-backend choices among a kind's kernel variants. */
+export interface PlanOptions { attention?: AttentionVariant; maxTextureDimension2D?: number; rows?: RowStrategy }
+
+export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan {
+  const rowPlan = opts.rows ? planRowKernel(spec, opts.rows, opts.maxTextureDimension2D ?? 8192) : null;
+  if (rowPlan) return rowPlan;
   switch (spec.kind) {
     case 'fill': return fillKernel(spec);
     case 'unary': return unaryKernel(spec);
@@ -50,8 +56,8 @@ export function planKernel(spec: KernelSpec): KernelPlan {
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);
     case 'dropout': return dropoutKernel(spec);
-    case 'attention': return attentionKernel(spec);
-    case 'attentionBackward': return attentionBackwardKernel(spec);
+    case 'attention': return attentionKernel(spec, opts.attention, opts.maxTextureDimension2D);
+    case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D);
     case 'layernormResidual': return layernormResidualKernel(spec);
     case 'adamStep': return adamStepKernel(spec);
     case 'lambStats': return lambStatsKernel(spec);

@@ -38,8 +38,8 @@ export class AlbertAttention extends Block {
     this.LayerNorm = this.module('LayerNorm', new LayerNorm(H, config.layer_norm_eps, { backend }));
   }
   /** x [B, T, H] -> LN(x + dropout(dense(attention(x)))) and the probabilities [B, nh, T, T]. */
-  forward(x: Tensor, mask: Tensor | null): { out: Tensor; probs: Tensor } {
-    const { context, probs } = multiHeadAttention(x, mask, this.query, this.key, this.value, this.config.num_attention_heads, this.attention_dropout);
+  forward(x: Tensor, mask: Tensor | null, wantProbs = true): { out: Tensor; probs: Tensor | null } {
+    const { context, probs } = multiHeadAttention(x, mask, this.query, this.key, this.value, this.config.num_attention_heads, this.attention_dropout, wantProbs);
     return { out: this.LayerNorm.forward(F.add(x, this.output_dropout.forward(this.dense.forward(context)))), probs };
   }
 }
@@ -60,8 +60,8 @@ export class AlbertLayer extends Block {
     this.ffn_output = this.module('ffn_output', new Linear(config.intermediate_size, config.hidden_size, o));
     this.act = activation(config.hidden_act);
   }
-  forward(x: Tensor, mask: Tensor | null): { out: Tensor; probs: Tensor } {
-    const { out: a, probs } = this.attention.forward(x, mask); // (B, T, H)
+  forward(x: Tensor, mask: Tensor | null, wantProbs = true): { out: Tensor; probs: Tensor | null } {
+    const { out: a, probs } = this.attention.forward(x, mask, wantProbs); // (B, T, H)
     const f = this.ffn_output.forward(this.act(this.ffn.forward(a))); // (B, T, FF) -> (B, T, H); HF applies no dropout here
     return { out: this.full_layer_layer_norm.forward(F.add(f, a)), probs };
   }
@@ -110,9 +110,9 @@ export class AlbertTransformer extends Block {
     for (let i = 0; i < L; i++) {
       const group = this.albert_layer_groups.items[Math.floor(i / (L / G))];
       for (const layer of group.albert_layers.items) {
-        const r = layer.forward(h, mask);
+        const r = layer.forward(h, mask, attentions !== null);
         h = r.out;
-        attentions?.push(r.probs);
+        attentions?.push(r.probs!);
       }
       const mem = this.memories?.byLayer.get(i);
       if (mem) h = F.add(h, mem.forward(h, want.memory ? { layer: i, list: want.memory } : undefined));

@@ -138,20 +138,30 @@ export class BertSelfAttention extends Block {
     this.dropout = this.module('dropout', new Dropout(config.attention_probs_dropout_prob));
   }
 
-  /** x [B, T, C], additive mask [B, 1, 1, T] -> context [B, T, C] and probabilities [B, nh, T, T]. */
-  forward(x: Tensor, mask: Tensor | null): { context: Tensor; probs: Tensor } {
-    return multiHeadAttention(x, mask, this.query, this.key, this.value, this.numHeads, this.dropout);
+  /** x [B, T, C], additive mask [B, 1, 1, T] -> context [B, T, C] and probabilities [B, nh, T, T] (null unless wantProbs). */
+  forward(x: Tensor, mask: Tensor | null, wantProbs = true): { context: Tensor; probs: Tensor | null } {
+    return multiHeadAttention(x, mask, this.query, this.key, this.value, this.numHeads, this.dropout, wantProbs);
   }
 }
 
-/** Scaled dot-product attention over nh heads, shared by BERT and ALBERT. */
-export function multiHeadAttention(x: Tensor, mask: Tensor | null, query: Linear, key: Linear, value: Linear, nh: number, dropout: Dropout): { context: Tensor; probs: Tensor } {
+/**
+ * Scaled dot-product attention over nh heads, shared by BERT and ALBERT. With wantProbs the
+ * composite softmax(q k^T / sqrt(hs) + mask) -> dropout -> @ v, returning the probabilities;
+ * without, the fused F.attention (same values, dropout on the probabilities included), probs null.
+ */
+export function multiHeadAttention(
+  x: Tensor, mask: Tensor | null, query: Linear, key: Linear, value: Linear, nh: number, dropout: Dropout, wantProbs = true,
+): { context: Tensor; probs: Tensor | null } {
   const [B, T, C] = x.shape;
   const hs = C / nh;
   const split = (t: Tensor) => F.permute(F.reshape(t, [B, T, nh, hs]), [0, 2, 1, 3]); // (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
   const q = split(query.forward(x));
   const k = split(key.forward(x));
   const v = split(value.forward(x));
+  if (!wantProbs) {
+    const y = F.attention(q, k, v, { bias: mask, scale: 1 / Math.sqrt(hs), dropout: dropout.p, training: dropout.training });
+    return { context: F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C]), probs: null };
+  }
   let att = F.div(F.matmul(q, k, { transB: true }), Math.sqrt(hs)); // (B, nh, T, T)
   if (mask) att = F.add(att, mask); // + (B, 1, 1, T)
   const probs = F.softmax(att); // (B, nh, T, T)
@@ -185,8 +195,8 @@ export class BertAttention extends Block {
     this.self = this.module('self', new BertSelfAttention(config, opts));
     this.output = this.module('output', new BertResidualOutput(config, config.hidden_size, opts));
   }
-  forward(x: Tensor, mask: Tensor | null): { out: Tensor; probs: Tensor } {
-    const { context, probs } = this.self.forward(x, mask);
+  forward(x: Tensor, mask: Tensor | null, wantProbs = true): { out: Tensor; probs: Tensor | null } {
+    const { context, probs } = this.self.forward(x, mask, wantProbs);
     return { out: this.output.forward(context, x), probs };
   }
 }
@@ -246,8 +256,8 @@ export class BertLayer extends Block {
     }
   }
 
-  forward(x: Tensor, mask: Tensor | null, trace?: MemoryTrace[]): { out: Tensor; probs: Tensor } {
-    const { out: a, probs } = this.attention.forward(x, mask); // (B, T, H)
+  forward(x: Tensor, mask: Tensor | null, trace?: MemoryTrace[], wantProbs = true): { out: Tensor; probs: Tensor | null } {
+    const { out: a, probs } = this.attention.forward(x, mask, wantProbs); // (B, T, H)
     if (this.memoryPosition === 'in') {
       const m = this.memory!.forward(a, trace && { layer: this.index, list: trace });
       return { out: (this.output as BertMemoryOutput).forward(m, a), probs };
@@ -304,10 +314,10 @@ export class BertModel extends Block {
     const attentions: Tensor[] | null = inputs.outputAttentions ? [] : null;
     const memory: MemoryTrace[] | null = inputs.outputMemory ? [] : null;
     for (const layer of this.encoder.layer.items) {
-      const r = layer.forward(h, mask, memory ?? undefined);
+      const r = layer.forward(h, mask, memory ?? undefined, attentions !== null);
       h = r.out;
       hiddenStates?.push(h);
-      attentions?.push(r.probs);
+      attentions?.push(r.probs!);
     }
     return { lastHiddenState: h, poolerOutput: this.pooler ? this.pooler.forward(h) : null, hiddenStates, attentions, memory };
   }

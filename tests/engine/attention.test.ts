@@ -11,6 +11,8 @@ import { describe, expect, it } from 'vitest';
 
 import { F, ReferenceBackend, tensor, tidy, type Backend, type Tensor } from '../../engine/index.js';
 import { SeededRandom as Rng } from '../../engine/random.js';
+import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from '../../kernels/attention.js';
+import { texAttentionKernel } from '../../kernels/attention-tex.js';
 
 async function tryWebGPU(): Promise<Backend | null> {
   try {
@@ -21,6 +23,18 @@ async function tryWebGPU(): Promise<Backend | null> {
   }
 }
 const gpu = await tryWebGPU();
+type Switchable = Backend & { attentionVariant: AttentionVariant; setAttentionVariant(v: AttentionVariant): void };
+/** Runs f with the WebGPU backend's fused attention forced to `variant` (restored afterwards). */
+async function withVariant<T>(variant: AttentionVariant, f: () => Promise<T>): Promise<T> {
+  const b = gpu as Switchable;
+  const before = b.attentionVariant;
+  b.setAttentionVariant(variant);
+  try {
+    return await f();
+  } finally {
+    b.setAttentionVariant(before);
+  }
+}
 
 interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf'; seed: number }
 
@@ -99,19 +113,20 @@ describe('fused attention == composite', () => {
     }), { numRuns: 25 });
   });
 
-  it.skipIf(!gpu)('WebGPU fused (float32) vs float64 composite: within 2e-5 of the largest magnitude', async () => {
+  it.skipIf(!gpu).each(['texture', 'storage'] as const)('WebGPU fused, %s variant (float32) vs float64 composite: within 2e-5 of the largest magnitude', async (variant) => withVariant(variant, async () => {
     const ref = new ReferenceBackend();
     const fixed: Case[] = [
       { B: 2, nh: 1, T: 130, hs: 64, p: 0.1, mask: 'keep', seed: 1 },
       { B: 2, nh: 1, T: 64, hs: 32, p: 0, mask: 'ninf', seed: 2 },
       { B: 1, nh: 2, T: 65, hs: 36, p: 0, mask: 'none', seed: 3 },
     ];
-    const cases = [...fixed, ...fc.sample(caseArb(100, 16), { numRuns: 4, seed: 7 })];
+    // The texture variant (llvmpipe's default) over random shapes too; the storage one on the fixed cases.
+    const cases = variant === 'texture' ? [...fixed, ...fc.sample(caseArb(100, 16), { numRuns: 4, seed: 7 })] : fixed;
     for (const c of cases) {
       const a = await run(c, gpu!, true);
       const b = await run(c, ref, false);
       const errs = a.map((x, i) => maxErr(x, b[i]) / scaleOf(b[i]));
-      record('webgpu', errs);
+      record(`webgpu-${variant}`, errs);
       errs.forEach((e, i) => expect(e, `${NAMES[i]} ${JSON.stringify(c)}`).toBeLessThan(2e-5));
     }
     // And the WebGPU composite is no closer to float64 than the fused kernel by more than rounding.
@@ -120,11 +135,34 @@ describe('fused attention == composite', () => {
     const b = await run(c, ref, false);
     record('webgpu-composite', comp.map((x, i) => maxErr(x, b[i]) / scaleOf(b[i])));
     console.log(`[attention] max error / max|ref| (out, dq, dk, dv): ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, v.map((x) => Number(x.toExponential(2)))])))}`);
+  }));
+
+  it.skipIf(!gpu)('WebGPU texture and storage variants agree and each is deterministic (dropout, padding mask, T = 67, hs = 20)', async () => {
+    const c: Case = { B: 2, nh: 2, T: 67, hs: 20, p: 0.2, mask: 'keep', seed: 11 };
+    const t1 = await withVariant('texture', () => run(c, gpu!, true));
+    const t2 = await withVariant('texture', () => run(c, gpu!, true));
+    const s1 = await withVariant('storage', () => run(c, gpu!, true));
+    t1.forEach((x, i) => {
+      expect(x, `${NAMES[i]} texture run-to-run`).toEqual(t2[i]);
+      expect(maxErr(x, s1[i]) / scaleOf(s1[i]), `${NAMES[i]} texture vs storage`).toBeLessThan(2e-6);
+    });
+  });
+
+  it('the texture plan falls back to the storage plan when the operands exceed a texture', () => {
+    const spec = { kind: 'attention' as const, bh: 4, heads: 2, t: 100, hs: 64, scale: 0.125, masked: true, p: 0, seed: 0 };
+    expect(texAttentionKernel(spec, 8192)?.textures?.length).toBe(3);
+    expect(texAttentionKernel(spec, 16)).toBeNull(); // 6400 texels > 16 x 16
+    expect(attentionKernel(spec, 'texture', 16).textures ?? []).toEqual([]);
+    expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'texture', 8192).steps.length).toBe(2);
+    expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'storage', 8192).steps.length).toBe(3);
   });
 
   it('fully masked rows: keep-mask -> uniform attention (like the composite), -inf bias -> zeros and zero gradient', async () => {
     const ref = new ReferenceBackend();
-    for (const backend of gpu ? [ref, gpu] : [ref]) {
+    const runs: [Backend, AttentionVariant | null][] = gpu ? [[ref, null], [gpu, 'texture'], [gpu, 'storage']] : [[ref, null]];
+    const before = gpu ? (gpu as Switchable).attentionVariant : null;
+    for (const [backend, variant] of runs) {
+      if (variant) (gpu as Switchable).setAttentionVariant(variant);
       const T = 5;
       const hs = 4;
       const v = tensor(Array.from({ length: T * hs }, (_, i) => i), [1, 1, T, hs], { backend, requiresGrad: true });
@@ -138,6 +176,7 @@ describe('fused attention == composite', () => {
       expect((await q.grad!.toArray()).every((x) => x === 0)).toBe(true);
       expect((await v.grad!.toArray()).every((x) => x === 0)).toBe(true);
     }
+    if (before) (gpu as Switchable).setAttentionVariant(before);
   });
 
   it('finite-difference gradcheck of the op on the reference backend (mask, dropout, hs not a multiple of 4)', async () => {

@@ -9,6 +9,8 @@ import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernel
 import { isMatmulStrategy, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
 import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
+import { envRowStrategy, heuristicRowStrategy, isRowStrategy, type RowStrategy } from '../../../kernels/rows-strategy.js';
+import { ATTENTION_VARIANTS, envAttentionVariant, type AttentionVariant } from '../../../kernels/attention.js';
 import { TexturePool, type PooledTexture } from './textures.js';
 import type { AdapterReport } from './device.js';
 import { BufferUsage, MapMode } from './flags.js';
@@ -27,6 +29,8 @@ export interface WebGPUBackendOptions {
   maxPooledBytes?: number;
   /** Forces a matmul strategy (else env WEBGPU_MATMUL, else the autotuned / heuristic choice). */
   matmulStrategy?: MatmulStrategy;
+  /** Forces the row-kernel strategy (else env WEBGPU_ROWS, else per adapter; kernels/rows-strategy.ts). */
+  rowStrategy?: RowStrategy;
 }
 
 export interface BackendStats {
@@ -66,6 +70,8 @@ export class WebGPUBackend implements Backend {
   private destroyed = false;
   private matmulChoice: MatmulStrategy;
   private readonly matmulForced: boolean;
+  private attentionChoice: AttentionVariant;
+  private rowChoice: RowStrategy;
   private readonly auxWarmed = new Set<MatmulStrategy>();
 
   constructor(readonly device: GPUDevice, readonly adapter: AdapterReport, opts: WebGPUBackendOptions = {}) {
@@ -78,6 +84,10 @@ export class WebGPUBackend implements Backend {
     if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
     this.matmulForced = forced !== undefined;
     this.matmulChoice = forced ?? cachedChoice(adapter)?.strategy ?? heuristicStrategy(adapter);
+    this.rowChoice = opts.rowStrategy ?? envRowStrategy() ?? heuristicRowStrategy(adapter);
+    if (!isRowStrategy(this.rowChoice)) throw new Error(`webgpu: unknown row-kernel strategy ${String(this.rowChoice)}`);
+    // Fused attention: texel-fetch kernels where the (tuned or heuristic) matmul reads textures.
+    this.attentionChoice = envAttentionVariant() ?? (this.matmulChoice.startsWith('texture') ? 'texture' : 'storage');
     this.queue = new CommandQueue(device, {
       batchSize: opts.batchSize ?? 48,
       maxWorkgroupsPerDim: opts.maxWorkgroupsPerDim ?? device.limits.maxComputeWorkgroupsPerDimension,
@@ -157,8 +167,30 @@ export class WebGPUBackend implements Backend {
     }
     const ins = inputs.map((s) => this.own(s, spec.kind));
     const outs = outputs.map((s) => this.own(s, spec.kind));
-    const plan: KernelPlan = spec.kind === 'matmul' ? this.matmulPlan(spec, this.matmulChoice) : planKernel(spec);
+    const plan: KernelPlan = spec.kind === 'matmul' ? this.matmulPlan(spec, this.matmulChoice) : planKernel(spec, { attention: this.attentionChoice, maxTextureDimension2D: this.device.limits.maxTextureDimension2D, rows: this.rowChoice });
     this.execute(plan, ins, outs);
+  }
+
+  /** The fused-attention kernel variant in use (env WEBGPU_ATTENTION, else per adapter). */
+  get attentionVariant(): AttentionVariant {
+    return this.attentionChoice;
+  }
+
+  /** Sets the fused-attention variant (tests, benches). */
+  setAttentionVariant(v: AttentionVariant): void {
+    if (!ATTENTION_VARIANTS.includes(v)) throw new Error(`webgpu: unknown attention variant ${String(v)}`);
+    this.attentionChoice = v;
+  }
+
+  /** The row-kernel strategy in use (kernels/rows-strategy.ts). */
+  get rowStrategy(): RowStrategy {
+    return this.rowChoice;
+  }
+
+  /** Sets the row-kernel strategy (tests, benches). */
+  setRowStrategy(s: RowStrategy): void {
+    if (!isRowStrategy(s)) throw new Error(`webgpu: unknown row-kernel strategy ${String(s)}`);
+    this.rowChoice = s;
   }
 
   /** The matmul strategy in use (forced, autotuned or heuristic). */
@@ -220,6 +252,7 @@ export class WebGPUBackend implements Backend {
       if (r.io === 'tex') return { buffer: null as unknown as GPUBuffer, bytes: 0, view: texs[r.index]!.view };
       return temps[r.index]!;
     };
+    for (const src of plan.warm ?? []) this.pipelines.get(src);
     for (const [i, step] of plan.steps.entries()) {
       for (const t of plan.textures ?? []) {
         if (t.beforeStep !== i) continue;

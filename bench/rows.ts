@@ -1,0 +1,61 @@
+// npx tsx bench/rows.ts [--strategy workgroup|serial-tex] [--reps N]
+// Row-kernel benchmark: median ms and effective GB/s (bytes read + written / time) per strategy on
+// the bench shapes. Prints the load average (the machine is shared).
+
+import { loadavg } from 'node:os';
+import { createNodeBackend } from '../engine/backend/webgpu/node.js';
+import { describeAdapter } from '../engine/backend/webgpu/device.js';
+import type { KernelSpec, Storage } from '../engine/backend/spec.js';
+import { ROW_STRATEGIES, type RowStrategy } from '../kernels/rows-strategy.js';
+
+const argv = process.argv.slice(2);
+const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+const strategies = (arg('--strategy')?.split(',') ?? [...ROW_STRATEGIES]) as RowStrategy[];
+const reps = Number(arg('--reps') ?? 7);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+const be = await createNodeBackend({ autotune: false });
+console.log(`adapter: ${describeAdapter(be.adapter)}; loadavg before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+
+interface Case { name: string; spec: KernelSpec; ins: [number, 'f32' | 'i32'][]; outs: number[]; bytes: number }
+const cases: Case[] = [];
+for (const [rows, len] of [[4096, 256], [128, 30522], [32 * 4 * 128, 128]] as const) {
+  const n = rows * len;
+  const shape = `${rows}x${len}`;
+  cases.push({ name: `softmax ${shape}`, spec: { kind: 'softmax', log: false, rows, len }, ins: [[n, 'f32']], outs: [n], bytes: 8 * n });
+  cases.push({ name: `softmaxBackward ${shape}`, spec: { kind: 'softmaxBackward', log: false, rows, len }, ins: [[n, 'f32'], [n, 'f32']], outs: [n], bytes: 12 * n });
+  if (len === 128) continue;
+  cases.push({ name: `layernorm ${shape}`, spec: { kind: 'layernorm', rows, len, eps: 1e-12 }, ins: [[n, 'f32'], [len, 'f32'], [len, 'f32']], outs: [n, rows, rows], bytes: 8 * n });
+  cases.push({ name: `layernormBackward ${shape}`, spec: { kind: 'layernormBackward', rows, len }, ins: [[n, 'f32'], [len, 'f32'], [rows, 'f32'], [rows, 'f32'], [n, 'f32']], outs: [n, len, len], bytes: 12 * n });
+  cases.push({ name: `layernormResidual ${shape}`, spec: { kind: 'layernormResidual', rows, len, eps: 1e-12 }, ins: [[n, 'f32'], [n, 'f32'], [len, 'f32'], [len, 'f32']], outs: [n, rows, rows, n], bytes: 16 * n });
+  cases.push({ name: `crossEntropy ${shape}`, spec: { kind: 'crossEntropy', rows, classes: len, ignoreIndex: -100 }, ins: [[n, 'f32'], [rows, 'i32']], outs: [rows], bytes: 4 * n });
+  cases.push({ name: `crossEntropyBackward ${shape}`, spec: { kind: 'crossEntropyBackward', rows, classes: len, ignoreIndex: -100 }, ins: [[n, 'f32'], [rows, 'i32'], [rows, 'f32']], outs: [n], bytes: 8 * n });
+  cases.push({ name: `reduce sum rows ${shape}`, spec: { kind: 'reduce', op: 'sum', outer: rows, len, inner: 1, scale: 1 }, ins: [[n, 'f32']], outs: [rows], bytes: 4 * n });
+  cases.push({ name: `reduce sum cols ${shape} (bias grad)`, spec: { kind: 'reduce', op: 'sum', outer: 1, len: rows, inner: len, scale: 1 }, ins: [[n, 'f32']], outs: [len], bytes: 4 * n });
+}
+
+const results: Record<string, Record<string, number>> = {};
+for (const c of cases) {
+  const ins: Storage[] = c.ins.map(([size, dt], k) => {
+    const s = be.alloc(size, dt);
+    be.write(s, dt === 'i32' ? Int32Array.from({ length: size }, (_, i) => (i * 7) % 100) : Float32Array.from({ length: size }, (_, i) => Math.sin(i + k) + (k === 3 ? 1.5 : 0)));
+    return s;
+  });
+  const outs = c.outs.map((size) => be.alloc(size, 'f32'));
+  results[c.name] = {};
+  for (const s of strategies) {
+    be.setRowStrategy(s);
+    const once = async () => { const t0 = performance.now(); be.run(c.spec, ins, outs); await be.sync(); return performance.now() - t0; };
+    await once();
+    const ts: number[] = [];
+    const start = performance.now();
+    for (let i = 0; i < reps; i++) { ts.push(await once()); if (performance.now() - start > 3000 && ts.length >= 3) break; }
+    results[c.name]![s] = median(ts);
+  }
+  for (const s of [...ins, ...outs]) be.free(s);
+  const parts = strategies.map((s) => { const ms = results[c.name]![s]!; return `${s} ${ms.toFixed(2)} ms ${(c.bytes / ms / 1e6).toFixed(2)} GB/s`; });
+  const ratio = strategies.length > 1 ? `  x${(results[c.name]![strategies[0]!]! / results[c.name]![strategies[1]!]!).toFixed(1)}` : '';
+  console.log(`${c.name.padEnd(44)} ${parts.join(' | ')}${ratio}`);
+}
+console.log(`loadavg after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+be.destroy();

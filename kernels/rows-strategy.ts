@@ -1,0 +1,67 @@
+// Per-adapter strategy of the row kernels (softmax, softmaxBackward, layernorm, layernormBackward,
+// layernormResidual, crossEntropy, crossEntropyBackward, reduce):
+//   'workgroup'  : one workgroup per row, strided loops + workgroup tree reductions (kernels/softmax.ts,
+//                  layernorm.ts, layernorm-residual.ts, reduce.ts). Good on real GPUs.
+//   'serial-tex' : barrier-free, one invocation per row, inputs through rgba32float textures, vec4
+//                  math (kernels/rows-tex.ts). Good on software rasterisers (Mesa llvmpipe), where
+//                  barriers and storage loads are slow; it falls back to 'workgroup' for an input too
+//                  large for a texture.
+// Order of precedence (WebGPUBackend): option rowStrategy, env WEBGPU_ROWS, then the adapter
+// heuristic below (software / OpenGL adapters: serial-tex). Like matmul's, the choice depends on the
+// adapter only, never on shapes.
+
+import type { KernelSpec } from '../engine/backend/spec.js';
+import type { KernelPlan } from './common.js';
+import {
+  crossEntropyBackwardTexPlan, crossEntropyTexPlan, layernormBackwardTexPlan, layernormResidualTexPlan, layernormTexPlan,
+  reduceTexPlan, softmaxBackwardTexPlan, softmaxTexPlan,
+} from './rows-tex.js';
+
+export const ROW_STRATEGIES = ['workgroup', 'serial-tex'] as const;
+export type RowStrategy = (typeof ROW_STRATEGIES)[number];
+
+export function isRowStrategy(s: unknown): s is RowStrategy {
+  return typeof s === 'string' && (ROW_STRATEGIES as readonly string[]).includes(s);
+}
+
+/** The strategy forced by env WEBGPU_ROWS, if any (an unknown name throws). */
+export function envRowStrategy(): RowStrategy | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.['WEBGPU_ROWS']?.trim();
+  if (!v) return undefined;
+  if (!isRowStrategy(v)) throw new Error(`WEBGPU_ROWS=${v}: unknown row-kernel strategy (one of ${ROW_STRATEGIES.join(', ')})`);
+  return v;
+}
+
+/** Adapter fields the heuristic looks at (AdapterReport has them). */
+export interface RowAdapterInfo { backend: string; description: string; device: string; architecture: string }
+
+/** serial-tex where storage loads and barriers are slow (software GL), workgroup elsewhere. */
+export function heuristicRowStrategy(r: RowAdapterInfo): RowStrategy {
+  const soft = /llvmpipe|swiftshader|softpipe|lavapipe/i.test(`${r.description} ${r.device} ${r.architecture}`);
+  return soft || r.backend === 'opengles' || r.backend === 'opengl' ? 'serial-tex' : 'workgroup';
+}
+
+/** Kinds the row strategies cover. */
+export type RowSpec = Extract<KernelSpec, {
+  kind: 'softmax' | 'softmaxBackward' | 'layernorm' | 'layernormBackward' | 'layernormResidual' | 'crossEntropy' | 'crossEntropyBackward' | 'reduce';
+}>;
+
+/**
+ * The plan of a row kernel under a non-default strategy, or null to use the default ('workgroup')
+ * kernel (strategy 'workgroup', another kind, or an input too large for a texture).
+ */
+export function planRowKernel(spec: KernelSpec, strategy: RowStrategy, maxTexDim: number): KernelPlan | null {
+  if (strategy === 'workgroup') return null;
+  switch (spec.kind) {
+    case 'softmax': return softmaxTexPlan(spec, maxTexDim);
+    case 'softmaxBackward': return softmaxBackwardTexPlan(spec, maxTexDim);
+    case 'layernorm': return layernormTexPlan(spec, maxTexDim);
+    case 'layernormBackward': return layernormBackwardTexPlan(spec, maxTexDim);
+    case 'layernormResidual': return layernormResidualTexPlan(spec, maxTexDim);
+    case 'crossEntropy': return crossEntropyTexPlan(spec, maxTexDim);
+    case 'crossEntropyBackward': return crossEntropyBackwardTexPlan(spec, maxTexDim);
+    case 'reduce': return reduceTexPlan(spec, maxTexDim);
+    default: return null;
+  }
+}
