@@ -1,6 +1,6 @@
-// The README's first command until the BERT examples land: trains a small MLP on WebGPU with
+// The smallest end-to-end run: trains a small MLP on WebGPU with
 // plain SGD and prints the adapter, the loss per step and examples/s.
-//   npx tsx examples/demo.ts [--steps 200] [--batch 256]
+//   npx tsx examples/mlp.ts [--steps 200] [--batch 256]
 
 import { SGD, setSeed } from '../engine/index.js';
 import { SeededRandom } from '../engine/random.js';
