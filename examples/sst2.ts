@@ -245,7 +245,9 @@ async function mlmPretrain(cfg: Config, config: BertConfig, tok: BertTokenizer, 
     trainBatches: function* (ctx) {
       let n = ctx.epoch * perEpoch;
       for (const b of epochBatches(pool, { batchSize: cfg.batch, seed: cfg.seed + 7 }, ctx.epoch)) {
-        if (n++ >= cfg.mlmSteps || b.length < cfg.batch) return;
+        // Length bucketing leaves short remainder batches: skip them rather than end the epoch.
+        if (b.length < cfg.batch) continue;
+        if (n++ >= cfg.mlmSteps) return;
         yield b;
       }
     },
