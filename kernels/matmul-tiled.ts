@@ -7,15 +7,13 @@
 // Barriers are wg_sync() (common.ts): a bare workgroupBarrier is unreliable on llvmpipe.
 
 import type { MatmulEpilogue } from '../engine/backend/spec.js';
-import { UniformLayout, ceilDiv, entry, inp, source, storage, wgReduce, type KernelPlan } from './common.js';
-import { epilogueBindings, epilogueKey, epilogueWgsl, type MatmulSpec } from './matmul.js';
+import { entry, storage, wgReduce, type KernelPlan } from './common.js';
+import { epilogueBindings, epilogueWgsl, storageMatmulLayout, storageMatmulPlan, type MatmulSpec } from './matmul.js';
 
 const TM = 64;
 const BK = 16;
 const WG = 256;
-const layout = new UniformLayout([
-  ['batch', 'u32'], ['m', 'u32'], ['n', 'u32'], ['k', 'u32'], ['a_bs', 'u32'], ['b_bs', 'u32'], ['tiles_n', 'u32'], ['tiles', 'u32'],
-]);
+const layout = storageMatmulLayout;
 const range = (n: number) => [...Array(n).keys()];
 
 function tiledWgsl(transA: boolean, transB: boolean, ep: MatmulEpilogue | undefined): string {
@@ -82,20 +80,5 @@ ${range(4).map((j) => `    if (col0 + tx + ${16 * j}u < N) { store_c(o + col0 + 
 }
 
 export function tiledMatmulPlan(spec: MatmulSpec): KernelPlan {
-  const { transA, transB, batch, m, n, k, epilogue } = spec;
-  const eb = epilogueBindings(epilogue, 2);
-  const src = source(`matmul-tiled:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(epilogue)}`, () => ({
-    wgsl: tiledWgsl(transA, transB, epilogue),
-    bindings: ['read', 'read', ...eb.access], uniform: layout,
-  }));
-  const tilesN = ceilDiv(n, TM);
-  const tiles = tilesN * ceilDiv(m, TM);
-  return {
-    temps: [],
-    steps: [{
-      source: src, bind: [inp(0), inp(1), ...eb.refs],
-      uniforms: { batch, m, n, k, a_bs: spec.aBatchStride, b_bs: spec.bBatchStride, tiles_n: tilesN, tiles },
-      workgroups: tiles * batch,
-    }],
-  };
+  return storageMatmulPlan(spec, 'matmul-tiled', tiledWgsl, TM);
 }

@@ -77,9 +77,11 @@ export function epilogueWgsl(ep: MatmulEpilogue | undefined): string {
 const R = 8; // rows (and columns) per invocation
 const T = 8; // invocations per tile side
 const TILE = R * T;
-const layout = new UniformLayout([
+/** Uniforms shared by the storage matmul kernels (sizes, batch strides, tile counts). */
+export const storageMatmulLayout = new UniformLayout([
   ['batch', 'u32'], ['m', 'u32'], ['n', 'u32'], ['k', 'u32'], ['a_bs', 'u32'], ['b_bs', 'u32'], ['tiles_n', 'u32'], ['tiles', 'u32'],
 ]);
+const layout = storageMatmulLayout;
 
 const range = (n: number) => [...Array(n).keys()];
 
@@ -121,16 +123,21 @@ ${range(R).map((j) => `    if (col0 + ${T * j}u < N) { store_c(o + col0 + ${T * 
   }`).join('\n')}`);
 }
 
-/** The storage-reg8 plan (planKernel's default; the fallback of the other strategies). */
-export function matmulKernel(spec: MatmulSpec): KernelPlan {
+/**
+ * One-dispatch plan for a storage-buffer matmul whose workgroups each own a `tile` x `tile` output
+ * block; `name` keys the pipeline and `wgsl` generates the shader for the transposes and epilogue.
+ */
+export function storageMatmulPlan(
+  spec: MatmulSpec, name: string, wgsl: (transA: boolean, transB: boolean, epilogue: MatmulEpilogue | undefined) => string, tile: number,
+): KernelPlan {
   const { transA, transB, batch, m, n, k, epilogue } = spec;
   const eb = epilogueBindings(epilogue, 2);
-  const src = source(`matmul:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(epilogue)}`, () => ({
-    wgsl: matmulWgsl(transA, transB, epilogue),
+  const src = source(`${name}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(epilogue)}`, () => ({
+    wgsl: wgsl(transA, transB, epilogue),
     bindings: ['read', 'read', ...eb.access], uniform: layout,
   }));
-  const tilesN = ceilDiv(n, TILE);
-  const tiles = tilesN * ceilDiv(m, TILE);
+  const tilesN = ceilDiv(n, tile);
+  const tiles = tilesN * ceilDiv(m, tile);
   return {
     temps: [],
     steps: [{
@@ -139,4 +146,9 @@ export function matmulKernel(spec: MatmulSpec): KernelPlan {
       workgroups: tiles * batch,
     }],
   };
+}
+
+/** The storage-reg8 plan (planKernel's default; the fallback of the other strategies). */
+export function matmulKernel(spec: MatmulSpec): KernelPlan {
+  return storageMatmulPlan(spec, 'matmul', matmulWgsl, TILE);
 }
