@@ -6,7 +6,7 @@
 // (pkm.position 'after'; names albert.encoder.memories.{i}.*; no reference implementation).
 
 import { Dropout, F, LayerNorm, Linear, full, type Backend, type Tensor } from '../engine/index.js';
-import { Block, ModuleList, activation, pickBackend } from './block.js';
+import { Block, ModuleList, activation, pickBackend, headLinear } from './block.js';
 import {
   BertEmbeddings, checkIds, checkMask, extendedAttentionMask, memoryFor, multiHeadAttention,
   type EncoderInputs, type EncoderOutput, type MemoryTrace, type ModelOptions,
@@ -184,7 +184,7 @@ export class AlbertSOPHead extends Block {
   constructor(config: AlbertConfig, opts: ModelOptions = {}) {
     super();
     this.dropout = this.module('dropout', new Dropout(config.classifier_dropout_prob));
-    this.classifier = this.module('classifier', new Linear(config.hidden_size, config.num_labels, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.classifier = this.module('classifier', headLinear(config, config.num_labels, opts.backend));
   }
   forward(pooled: Tensor): Tensor {
     return this.classifier.forward(this.dropout.forward(pooled)); // (B, num_labels)
@@ -247,7 +247,7 @@ export class AlbertForSequenceClassification extends Block {
     super();
     this.albert = this.module('albert', new AlbertModel(config, opts));
     this.dropout = this.module('dropout', new Dropout(config.classifier_dropout_prob));
-    this.classifier = this.module('classifier', new Linear(config.hidden_size, config.num_labels, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.classifier = this.module('classifier', headLinear(config, config.num_labels, opts.backend));
   }
   forward(inputs: EncoderInputs & { labels?: Tensor | null }) {
     const out = this.albert.forward(inputs);

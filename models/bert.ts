@@ -6,7 +6,7 @@
 
 import { Dropout, Embedding, F, LayerNorm, Linear, tensor, zeros, type Backend, type Tensor } from '../engine/index.js';
 import { normalInit } from './init.js';
-import { Block, ModuleList, activation, layerNormResidual, pickBackend } from './block.js';
+import { Block, ModuleList, activation, layerNormResidual, pickBackend, headLinear } from './block.js';
 import type { BertConfig, PkmConfig } from './configs.js';
 import { HashingMemory } from './pkm.js';
 
@@ -206,7 +206,7 @@ export class BertIntermediate extends Block {
   private readonly act: (x: Tensor) => Tensor;
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super();
-    this.dense = this.module('dense', new Linear(config.hidden_size, config.intermediate_size, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.dense = this.module('dense', headLinear(config, config.intermediate_size, opts.backend));
     this.act = activation(config.hidden_act);
   }
   forward(x: Tensor): Tensor {
@@ -281,7 +281,7 @@ export class BertPooler extends Block {
   readonly dense: Linear;
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super();
-    this.dense = this.module('dense', new Linear(config.hidden_size, config.hidden_size, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.dense = this.module('dense', headLinear(config, config.hidden_size, opts.backend));
   }
   /** h [B, T, H] -> tanh(dense(h[:, 0])) [B, H]. */
   forward(h: Tensor): Tensor {

@@ -3,7 +3,7 @@
 // walk over sub-modules. Every model class in models/ extends Block; engine layers (Linear,
 // Embedding, LayerNorm, Dropout) are leaves without buffers.
 
-import { F, Module, getDefaultBackend, keep, type Backend, type LayerNorm, type Tensor } from '../engine/index.js';
+import { F, Linear, Module, getDefaultBackend, keep, type Backend, type LayerNorm, type Tensor } from '../engine/index.js';
 
 export class Block extends Module {
   private readonly subs = new Map<string, Module>();
@@ -90,13 +90,17 @@ export const fusedKernels = { layerNormResidual: true };
 /** LayerNorm(x + residual) with `ln`'s parameters: fused when fusedKernels.layerNormResidual. */
 export function layerNormResidual(ln: LayerNorm, x: Tensor, residual: Tensor): Tensor {
   if (!fusedKernels.layerNormResidual) return ln.forward(F.add(x, residual));
-  const ps = new Map(ln.namedParameters());
-  return F.layerNormResidual(x, residual, ps.get('weight')!, ps.get('bias')!, ln.eps);
+  return F.layerNormResidual(x, residual, ln.weight, ln.bias, ln.eps);
 }
 
 /** The backend a model was asked to use, or the default one. */
 export function pickBackend(b?: Backend): Backend {
   return b ?? getDefaultBackend();
+}
+
+/** A head's Linear from the hidden size, initialised as Hugging Face does (normal(0, initializer_range)). */
+export function headLinear(config: { hidden_size: number; initializer_range: number }, outFeatures: number, backend?: Backend): Linear {
+  return new Linear(config.hidden_size, outFeatures, { backend: pickBackend(backend), initStd: config.initializer_range });
 }
 
 /** Hugging Face ACT2FN subset. */

@@ -4,7 +4,7 @@
 // and extractive question answering.
 
 import { Dropout, F, LayerNorm, Linear, full, tensor, type Tensor } from '../engine/index.js';
-import { Block, activation, pickBackend } from './block.js';
+import { Block, activation, pickBackend, headLinear } from './block.js';
 import { BertModel, checkIds, type EncoderInputs, type EncoderOutput, type ModelOptions } from './bert.js';
 import type { BertConfig } from './configs.js';
 import { questionAnsweringLoss, sequenceClassificationLoss } from './losses.js';
@@ -111,7 +111,7 @@ export class BertPreTrainingHeads extends Block {
   constructor(config: BertConfig, wordEmbeddings: Tensor, opts: ModelOptions = {}) {
     super();
     this.predictions = this.module('predictions', new BertLMPredictionHead(config, wordEmbeddings, opts));
-    this.seq_relationship = this.module('seq_relationship', new Linear(config.hidden_size, 2, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.seq_relationship = this.module('seq_relationship', headLinear(config, 2, opts.backend));
   }
 }
 
@@ -171,7 +171,7 @@ export class BertOnlyNSPHead extends Block {
   readonly seq_relationship: Linear;
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super();
-    this.seq_relationship = this.module('seq_relationship', new Linear(config.hidden_size, 2, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.seq_relationship = this.module('seq_relationship', headLinear(config, 2, opts.backend));
   }
 }
 
@@ -201,7 +201,7 @@ export class BertForSequenceClassification extends Block {
     super();
     this.bert = this.module('bert', new BertModel(config, opts));
     this.dropout = this.module('dropout', new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob));
-    this.classifier = this.module('classifier', new Linear(config.hidden_size, config.num_labels, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.classifier = this.module('classifier', headLinear(config, config.num_labels, opts.backend));
   }
   /** labels: i32 [B] (single-label), f32 [B] (regression, num_labels 1) or f32 [B, num_labels] (multi-label). */
   forward(inputs: EncoderInputs & { labels?: Tensor | null }) {
@@ -221,7 +221,7 @@ export class BertForTokenClassification extends Block {
     super();
     this.bert = this.module('bert', new BertModel(config, { ...opts, addPoolingLayer: false }));
     this.dropout = this.module('dropout', new Dropout(config.classifier_dropout ?? config.hidden_dropout_prob));
-    this.classifier = this.module('classifier', new Linear(config.hidden_size, config.num_labels, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.classifier = this.module('classifier', headLinear(config, config.num_labels, opts.backend));
   }
   /** labels i32 [B, T], -100 ignored (the attention mask is not used, as in HF: label padding with -100). */
   forward(inputs: EncoderInputs & { labels?: Tensor | null }) {
@@ -239,7 +239,7 @@ export class BertForQuestionAnswering extends Block {
   constructor(readonly config: BertConfig, opts: ModelOptions = {}) {
     super();
     this.bert = this.module('bert', new BertModel(config, { ...opts, addPoolingLayer: false }));
-    this.qa_outputs = this.module('qa_outputs', new Linear(config.hidden_size, config.num_labels, { backend: pickBackend(opts.backend), initStd: config.initializer_range }));
+    this.qa_outputs = this.module('qa_outputs', headLinear(config, config.num_labels, opts.backend));
   }
   /** startPositions / endPositions i32 [B]; positions outside [0, T] are clamped to T and ignored. */
   forward(inputs: EncoderInputs & { startPositions?: Tensor | null; endPositions?: Tensor | null }) {

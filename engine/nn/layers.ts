@@ -61,9 +61,15 @@ export class LayerNorm extends Module {
     this.param('weight', full([dim], 1, { backend }));
     this.param('bias', full([dim], 0, { backend }));
   }
+  get weight(): Tensor {
+    return this.getParam('weight');
+  }
+  get bias(): Tensor {
+    return this.getParam('bias');
+  }
   forward(x: Tensor): Tensor {
-    const w = this.getParam('weight');
-    const b = this.getParam('bias');
+    const w = this.weight;
+    const b = this.bias;
     if (x.shape[x.rank - 1] !== this.dim) throw new Error(`LayerNorm(${this.dim}): input ${fmtShape(x.shape)} has last dimension ${x.shape[x.rank - 1]}`);
     return F.layerNorm(x, w, b, this.eps);
   }

@@ -197,6 +197,7 @@ describe('examples end to end (reference backend, tiny settings)', () => {
       expect(e.trainAcc).toBeGreaterThanOrEqual(0);
       expect(e.trainAcc).toBeLessThanOrEqual(1);
       expect(e.testAcc).toBeGreaterThanOrEqual(0);
+      expect(e.testAcc).toBeLessThanOrEqual(1);
       expect(Number.isFinite(e.loss)).toBe(true);
     }
     const text = lines.join('\n');

@@ -143,6 +143,7 @@ describe('examples on tiny settings (reference backend)', () => {
     expect(Number.isFinite(r.last.mlm) && Number.isFinite(r.last.nsp)).toBe(true);
     expect(r.first.mlm).toBeGreaterThan(Math.log(300) - 1.5);
     expect(r.eval[0]!.nsp_acc).toBeGreaterThanOrEqual(0);
+    expect(r.eval[0]!.nsp_acc).toBeLessThanOrEqual(1);
     expect(lines.some((l) => /mlm loss .* nsp loss/.test(l))).toBe(true);
     const config = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8'));
     expect(config.architectures).toEqual(['BertForPreTraining']);

@@ -127,6 +127,7 @@ describe('fit on the reference backend', () => {
     expect(result.history.map((r) => r.epoch)).toEqual([1, 2, 3]);
     for (const r of result.history) {
       expect(r.eval_accuracy).toBeGreaterThanOrEqual(0);
+      expect(r.eval_accuracy).toBeLessThanOrEqual(1);
       expect(typeof r.eval_loss).toBe('number');
       expect(typeof r.eval_mcc).toBe('number');
     }
