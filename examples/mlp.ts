@@ -5,12 +5,19 @@
 import { SGD, setSeed } from '../engine/index.js';
 import { SeededRandom } from '../engine/random.js';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
+import { helpText, parseArgs, s } from '../train/index.js';
 import { MLP, spirals, trainStep } from './lib/mlp.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
-const steps = Number(args.get('steps') ?? 200);
-const batch = Number(args.get('batch') ?? 256);
+const Schema = s.object({
+  steps: s.int({ min: 1, default: 200 }),
+  batch: s.int({ min: 1, default: 256 }),
+});
+const { config, help } = parseArgs(process.argv.slice(2), Schema);
+if (help) {
+  console.log(helpText(Schema as never, 'npx tsx examples/mlp.ts [flags]'));
+  process.exit(0);
+}
+const { steps, batch } = config;
 
 const backend = await createNodeBackend();
 console.log(`adapter: ${JSON.stringify(backend.adapter)}`);
