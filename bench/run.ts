@@ -17,6 +17,7 @@ import type { WebGPUBackend } from '../engine/backend/webgpu/webgpu.js';
 import { Adam } from '../engine/index.js';
 import { BertForSequenceClassification } from '../models/heads.js';
 import { bertConfig } from '../models/configs.js';
+import { benchBatch, tfjsBertStepMs } from './tfjs-bert.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -115,9 +116,19 @@ async function loadPeers(): Promise<Peer[]> {
     return peers;
   }
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
+    const { version_wasm } = await import('@tensorflow/tfjs-backend-wasm');
     if (await tf.setBackend('wasm')) {
       peers.push({ name: 'tfjs-wasm', tf, sync: async (t) => { t.dataSync(); } });
+      // The binary is picked as tfjs' getPathToWasmBinary does; tfjs reports no threads under Node.
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+      const threads = (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.();
+      notes.push(`tfjs-wasm ${version_wasm}: binary tfjs-backend-wasm${simd && mt ? '-threaded-simd' : simd ? '-simd' : ''}.wasm ` +
+        `(WASM_HAS_SIMD_SUPPORT=${simd}, WASM_HAS_MULTITHREAD_SUPPORT=${mt}: tfjs disables wasm threads under Node), ${threads ?? '?'} thread(s). ` +
+        'Its matmul uses XNNPACK only for a single 2-D product with no transposed operand; transposed or batched products take a scalar loop ' +
+        '(~1 GFLOP/s against ~20-24 at 1024^3), so its matmul rows get W as [k, n] (a tfjs Dense kernel\'s layout, made outside the timed region) ' +
+        'and the BERT peer computes dense-layer gradients as untransposed products (bench/tfjs-bert.ts); batched attention products stay on the scalar loop ' +
+        '(splitting them into 2-D XNNPACK products measured no faster)');
     }
   } catch (e) {
     notes.push(`tfjs-wasm skipped: ${String(e).split('\n')[0]}`);
@@ -178,7 +189,8 @@ async function main(): Promise<void> {
       const theirs: Record<string, number> = {};
       for (const p of peers) {
         if (p.name === 'tfjs-webgpu' && m * n * k > 2e8 && quick) continue;
-        theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([m, k]), tf.randomNormal([n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, true), p.name === 'tfjs-webgpu' ? 3 : reps);
+        const nn = p.name === 'tfjs-wasm'; // W as [k, n]: XNNPACK's path (see the tfjs-wasm note)
+        theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn), p.name === 'tfjs-webgpu' ? 3 : reps);
       }
       rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
       // The fused BERT linear (bias + GELU epilogue) on the FF1 shape.
@@ -245,10 +257,10 @@ async function main(): Promise<void> {
     const model = new BertForSequenceClassification(cfg, { backend: be });
     const opt = new Adam(model.parameters(), { lr: 1e-4 });
     const [B, T] = [32, 128];
-    const ids = Array.from({ length: B * T }, (_, i) => (i * 7919) % cfg.vocab_size);
+    const batch = benchBatch(cfg.vocab_size, B, T); // the tfjs peers train on the same batch
     const { tensor } = await import('../engine/index.js');
-    const inputIds = tensor(ids, [B, T], { backend: be, dtype: 'i32' });
-    const labels = tensor(Array.from({ length: B }, (_, i) => i % 2), [B], { backend: be, dtype: 'i32' });
+    const inputIds = tensor(batch.ids, [B, T], { backend: be, dtype: 'i32' });
+    const labels = tensor(batch.labels, [B], { backend: be, dtype: 'i32' });
     const step = async () => {
       tidy(() => {
         const out = model.forward({ inputIds, labels }) as { loss: Tensor | null };
@@ -262,8 +274,21 @@ async function main(): Promise<void> {
     const d0 = be.stats().dispatches;
     const ms = await timeIt(step, 3, 60_000);
     const perStep = (be.stats().dispatches - d0) / 4;
-    trainLine = `BERT-small training step (hidden 256, FF 512, 4 heads, 2 layers, batch ${B}, seq ${T}, Adam): ${ms.toFixed(0)} ms/step, ` +
-      `${(B / (ms / 1000)).toFixed(1)} examples/s, ${perStep.toFixed(0)} dispatches/step (ours only; tfjs peers running the same model not implemented)`;
+    const exs = (t: number) => B / (t / 1000);
+    // The same model and step in TensorFlow.js (bench/tfjs-bert.ts): 1 warm-up step, then the
+    // median of 3 on wasm, a single timed step on webgpu (tens of seconds each on llvmpipe).
+    const peerSteps: string[] = [];
+    for (const p of peers) {
+      const timedSteps = p.name === 'tfjs-webgpu' ? 1 : 3;
+      try {
+        const r = await tfjsBertStepMs(p.tf, p.name === 'tfjs-wasm' ? 'wasm' : 'webgpu', { timedSteps });
+        peerSteps.push(`${p.name} ${exs(r.msPerStep).toFixed(2)} ex/s, ${r.msPerStep.toFixed(0)} ms/step (ours x${(r.msPerStep / ms).toFixed(2)}${timedSteps === 1 ? '; 1 timed step' : ''})`);
+      } catch (e) {
+        peerSteps.push(`${p.name} failed: ${String(e).split('\n')[0]}`);
+      }
+    }
+    trainLine = `BERT-small training step (hidden 256, FF 512, 4 heads, 2 layers, batch ${B}, seq ${T}, Adam, dropout 0.1): ours ${ms.toFixed(0)} ms/step, ` +
+      `${exs(ms).toFixed(1)} examples/s, ${perStep.toFixed(0)} dispatches/step; ${peerSteps.join('; ') || 'no tfjs peers'}`;
     console.log(trainLine);
   }
 

@@ -8,8 +8,9 @@ import { packSource, texMatmulPlan, type TexTile } from './matmul-tex.js';
 import { tiledMatmulPlan } from './matmul-tiled.js';
 
 export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}`>, TexTile> = {
-  'texture-8x8': { r: 8, c: 8, wgx: 8, wgy: 8 },
+  // wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses).
   'texture-8x16': { r: 8, c: 16, wgx: 8, wgy: 8 },
+  'texture-16x16': { r: 16, c: 16, wgx: 8, wgy: 4 },
 };
 
 export function planMatmul(spec: MatmulSpec, strategy: MatmulStrategy, maxTexDim: number): KernelPlan {

@@ -86,7 +86,11 @@ function texWgsl(transA: boolean, transB: boolean, t: TexTile, ep: MatmulEpilogu
     ? `vec4<f32>(${range(4).map((q) => `b${4 * j + q}.${COMP[kk]}`).join(', ')})`
     : `b${kk}_${j}`);
   const fmaMain: string[] = [];
-  for (const kk of range(4)) for (const r of range(R)) for (const j of range(CJ)) {
+  // Accumulator-major order (column group, row, then the 4 k steps): each accumulator takes its 4
+  // multiply-adds back to back. With R*C/4 vec4 accumulators far beyond the 16 AVX registers
+  // llvmpipe spills them; this order loads and stores each once per k4 instead of once per k
+  // (measured 1.3-1.7x over k-major at 1024^3).
+  for (const j of range(CJ)) for (const r of range(R)) for (const kk of range(4)) {
     fmaMain.push(t.fma ? `    c${r}_${j} = fma(vec4<f32>(${aMain(r, kk)}), ${bMain(kk, j)}, c${r}_${j});` : `    c${r}_${j} = c${r}_${j} + ${aMain(r, kk)} * ${bMain(kk, j)};`);
   }
   const loadsTail: string[] = [];

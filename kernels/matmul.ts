@@ -26,7 +26,7 @@ export type MatmulSpec = Extract<KernelSpec, { kind: 'matmul' }>;
 
 /** Names of the strategies; texture ones carry their per-invocation tile. */
 export const MATMUL_STRATEGIES = [
-  'storage-reg8', 'storage-tiled', 'texture-8x8', 'texture-8x16',
+  'storage-reg8', 'storage-tiled', 'texture-8x16', 'texture-16x16',
 ] as const;
 export type MatmulStrategy = (typeof MATMUL_STRATEGIES)[number];
 

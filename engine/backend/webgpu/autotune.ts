@@ -54,7 +54,7 @@ export function envStrategy(): MatmulStrategy | undefined {
 /** Before tuning: textures where a storage load is slow (software GL), shared memory tiles elsewhere. */
 export function heuristicStrategy(r: AdapterReport): MatmulStrategy {
   const soft = /llvmpipe|swiftshader|softpipe|lavapipe/i.test(`${r.description} ${r.device} ${r.architecture}`);
-  return soft || r.backend === 'opengles' || r.backend === 'opengl' ? 'texture-8x16' : 'storage-tiled';
+  return soft || r.backend === 'opengles' || r.backend === 'opengl' ? 'texture-16x16' : 'storage-tiled';
 }
 
 export interface AutotuneOptions {
