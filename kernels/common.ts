@@ -281,3 +281,46 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
 }
 
 export const product = (xs: readonly number[]): number => xs.reduce((a, b) => a * b, 1);
+
+/**
+ * Elements per invocation of the strided kernels (binary, where, copy). Unravelling an index over
+ * the shape costs a u32 division and modulo per dimension, which llvmpipe scalarises per SIMD lane
+ * (~25 cycles each): more than the memory traffic of a permute. So an invocation handles a run of
+ * STRIDED_RUN consecutive elements of the innermost dimension and unravels only the run's start.
+ */
+export const STRIDED_RUN = 8;
+
+/** Host side of stridedRuns: `runs` per innermost row and the invocation count. */
+export function runCounts(shape: readonly number[]): { runs: number; total: number } {
+  const n0 = shape[shape.length - 1]!;
+  if (product(shape) === 0) return { runs: 1, total: 0 };
+  const runs = ceilDiv(n0, STRIDED_RUN);
+  return { runs, total: (product(shape) / n0) * runs };
+}
+
+/**
+ * WGSL for the strided kernels (uniforms shape, st_<name>, rank, runs, total): returns early past
+ * the last run; declares n0 (innermost length), e0 (the run's first element along it), row (the
+ * run's row index over the outer dimensions), and for each operand o_<name> (offset of the run's
+ * first element, starting from `base[name]` if given) and s0_<name> (innermost stride).
+ */
+export function stridedRuns(names: readonly string[], base: Record<string, string> = {}): string {
+  return `  if (gid >= u.total) { return; }
+  let last = u.rank - 1u;
+  let n0 = ${dim('u.shape', 'last')};
+  let row = gid / u.runs;
+  let e0 = (gid - row * u.runs) * ${STRIDED_RUN}u;
+${names.map((n) => `  let s0_${n} = ${dim(`u.st_${n}`, 'last')};\n  var o_${n} = ${base[n] ?? '0i'} + i32(e0) * s0_${n};`).join('\n')}
+  var rem = row;
+  for (var d = i32(last) - 1; d >= 0; d = d - 1) {
+    let n = ${dim('u.shape', 'u32(d)')};
+    let c = i32(rem % n);
+    rem = rem / n;
+${names.map((n) => `    o_${n} = o_${n} + c * ${dim(`u.st_${n}`, 'u32(d)')};`).join('\n')}
+  }`;
+}
+
+/** Unrolled loop over the run: `body(j)` runs for element e0 + j when it is inside the row. */
+export function forRun(body: (j: number) => string): string {
+  return Array.from({ length: STRIDED_RUN }, (_, j) => `  if (e0 + ${j}u < n0) {\n${body(j)}\n  }`).join('\n');
+}

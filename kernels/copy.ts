@@ -1,13 +1,14 @@
 // Strided copy (permute, slice, expand, concat parts): for every index tuple t of `shape`,
 //   out[outOffset + sum(t * outStrides)] = x[inOffset + sum(t * inStrides)].
-// One invocation per element of `shape`, O(n * rank) with rank <= MAX_DIMS after coalescing.
+// One invocation per run of STRIDED_RUN elements of the innermost dimension (common.ts), rank <= MAX_DIMS
+// after coalescing.
 // Elements are moved as u32 bits, so one pipeline serves f32 and i32. Strides may be negative.
 
 import { MAX_DIMS, type KernelSpec } from '../engine/backend/spec.js';
-import { EW_WG, UniformLayout, ceilDiv, coalesce, dim, entry, inp, out, product, source, storage, type KernelPlan } from './common.js';
+import { EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, out, runCounts, source, storage, stridedRuns, type KernelPlan } from './common.js';
 
 const layout = new UniformLayout([
-  ['shape', 'u32x8'], ['st_in', 'i32x8'], ['st_out', 'i32x8'], ['size', 'u32'], ['rank', 'u32'], ['off_in', 'i32'], ['off_out', 'i32'],
+  ['shape', 'u32x8'], ['st_in', 'i32x8'], ['st_out', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32'], ['off_in', 'i32'], ['off_out', 'i32'],
 ]);
 
 type CopySpec = Extract<KernelSpec, { kind: 'copy' }>;
@@ -18,28 +19,18 @@ export function copyKernel(spec: CopySpec): KernelPlan {
   }
   const src = source('copy', () => ({
     wgsl: storage(0, 'x', 'u32', 'read') + storage(1, 'y', 'u32', 'write') + layout.wgsl(2) +
-      entry(EW_WG, `  if (gid >= u.size) { return; }
-  var oi = u.off_in;
-  var oo = u.off_out;
-  var rem = gid;
-  for (var d = i32(u.rank) - 1; d >= 0; d = d - 1) {
-    let n = ${dim('u.shape', 'u32(d)')};
-    let c = i32(rem % n);
-    rem = rem / n;
-    oi = oi + c * ${dim('u.st_in', 'u32(d)')};
-    oo = oo + c * ${dim('u.st_out', 'u32(d)')};
-  }
-  y[oo] = x[oi];`),
+      entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
+${forRun((j) => `    y[o_out + ${j}i * s0_out] = x[o_in + ${j}i * s0_in];`)}`),
     bindings: ['read', 'write'], uniform: layout,
   }));
-  const size = product(spec.shape);
   const c = coalesce(spec.shape, [spec.inStrides, spec.outStrides]);
+  const { runs, total } = runCounts(c.shape);
   return {
     temps: [],
     steps: [{
       source: src, bind: [inp(0), out(0)],
-      uniforms: { shape: c.shape, st_in: c.strides[0]!, st_out: c.strides[1]!, size, rank: c.shape.length, off_in: spec.inOffset, off_out: spec.outOffset },
-      workgroups: ceilDiv(size, EW_WG),
+      uniforms: { shape: c.shape, st_in: c.strides[0]!, st_out: c.strides[1]!, total, rank: c.shape.length, runs, off_in: spec.inOffset, off_out: spec.outOffset },
+      workgroups: ceilDiv(total, EW_WG),
     }],
   };
 }

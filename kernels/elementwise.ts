@@ -1,9 +1,10 @@
 // Elementwise kernels: one invocation per output element, EW_WG invocations per workgroup.
-// fill, unary, affine, cast: O(n). binary, where: O(n * rank) after dimension coalescing.
+// fill, unary, affine, cast: O(n). binary, where: one invocation per run of STRIDED_RUN elements of the
+// innermost dimension after coalescing (common.ts stridedRuns).
 
 import type { BinaryOp, DType, KernelSpec, UnaryOp } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, dim, entry, inp, out, product, source, storage,
+  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, entry, forRun, inp, out, runCounts, source, storage, stridedRuns,
   type KernelPlan,
 } from './common.js';
 import { WGSL_MATH } from './math.js';
@@ -83,46 +84,27 @@ const BINARY: Record<BinaryOp, string> = {
   le: 'select(0.0, 1.0, a <= b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
 };
 
-/**
- * WGSL that unravels `gid` over u.shape (rank u.rank) into offsets into each strided operand:
- * declares `var o_<name>: i32` for each.
- */
-function stridedOffsets(names: readonly string[]): string {
-  const decl = names.map((n) => `  var o_${n} = 0i;`).join('\n');
-  const acc = names.map((n) => `    o_${n} = o_${n} + i32(c) * ${dim(`u.st_${n}`, 'u32(d)')};`).join('\n');
-  return `${decl}
-  var rem = gid;
-  for (var d = i32(u.rank) - 1; d >= 0; d = d - 1) {
-    let n = ${dim('u.shape', 'u32(d)')};
-    let c = rem % n;
-    rem = rem / n;
-${acc}
-  }`;
-}
-
 type BinarySpec = Extract<KernelSpec, { kind: 'binary' }>;
 export function binaryKernel(spec: BinarySpec): KernelPlan {
   const expr = BINARY[spec.op];
   if (!expr) throw new Error(`binary: unknown op ${spec.op}`);
-  const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['size', 'u32'], ['rank', 'u32']]);
+  const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source(`binary:${spec.op}`, () => ({
     wgsl: WGSL_SPECIALS + WGSL_MATH + storage(0, 'A', 'f32', 'read') + storage(1, 'B', 'f32', 'read') + storage(2, 'Y', 'f32', 'write') +
       layout.wgsl(3) +
-      entry(EW_WG, `  if (gid >= u.size) { return; }
-${stridedOffsets(['a', 'b'])}
-  let a = A[o_a];
-  let b = B[o_b];
-  Y[gid] = ${expr};`),
+      entry(EW_WG, `${stridedRuns(['a', 'b'])}
+  let o_y = row * n0 + e0;
+${forRun((j) => `    let a = A[o_a + ${j}i * s0_a];\n    let b = B[o_b + ${j}i * s0_b];\n    Y[o_y + ${j}u] = ${expr};`)}`),
     bindings: ['read', 'read', 'write'], uniform: layout,
   }));
-  const size = product(spec.outShape);
   const c = coalesce(spec.outShape, [spec.aStrides, spec.bStrides]);
+  const { runs, total } = runCounts(c.shape);
   return {
     temps: [],
     steps: [{
       source: src, bind: [inp(0), inp(1), out(0)],
-      uniforms: { shape: c.shape, st_a: c.strides[0]!, st_b: c.strides[1]!, size, rank: c.shape.length },
-      workgroups: ceilDiv(size, EW_WG),
+      uniforms: { shape: c.shape, st_a: c.strides[0]!, st_b: c.strides[1]!, total, rank: c.shape.length, runs },
+      workgroups: ceilDiv(total, EW_WG),
     }],
   };
 }
@@ -130,23 +112,23 @@ ${stridedOffsets(['a', 'b'])}
 type WhereSpec = Extract<KernelSpec, { kind: 'where' }>;
 /** a and b are moved as bits (u32), so `where` also works on i32 tensors. */
 export function whereKernel(spec: WhereSpec): KernelPlan {
-  const layout = new UniformLayout([['shape', 'u32x8'], ['st_c', 'i32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['size', 'u32'], ['rank', 'u32']]);
+  const layout = new UniformLayout([['shape', 'u32x8'], ['st_c', 'i32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source('where', () => ({
     wgsl: storage(0, 'C', 'f32', 'read') + storage(1, 'A', 'u32', 'read') + storage(2, 'B', 'u32', 'read') + storage(3, 'Y', 'u32', 'write') +
       layout.wgsl(4) +
-      entry(EW_WG, `  if (gid >= u.size) { return; }
-${stridedOffsets(['c', 'a', 'b'])}
-  Y[gid] = select(B[o_b], A[o_a], C[o_c] != 0.0);`),
+      entry(EW_WG, `${stridedRuns(['c', 'a', 'b'])}
+  let o_y = row * n0 + e0;
+${forRun((j) => `    Y[o_y + ${j}u] = select(B[o_b + ${j}i * s0_b], A[o_a + ${j}i * s0_a], C[o_c + ${j}i * s0_c] != 0.0);`)}`),
     bindings: ['read', 'read', 'read', 'write'], uniform: layout,
   }));
-  const size = product(spec.outShape);
   const c = coalesce(spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides]);
+  const { runs, total } = runCounts(c.shape);
   return {
     temps: [],
     steps: [{
       source: src, bind: [inp(0), inp(1), inp(2), out(0)],
-      uniforms: { shape: c.shape, st_c: c.strides[0]!, st_a: c.strides[1]!, st_b: c.strides[2]!, size, rank: c.shape.length },
-      workgroups: ceilDiv(size, EW_WG),
+      uniforms: { shape: c.shape, st_c: c.strides[0]!, st_a: c.strides[1]!, st_b: c.strides[2]!, total, rank: c.shape.length, runs },
+      workgroups: ceilDiv(total, EW_WG),
     }],
   };
 }
