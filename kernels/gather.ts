@@ -1,7 +1,8 @@
 // Embedding lookup and its deterministic backward.
 //
-// gather: one invocation per output element (r, d): out = table[ids[r], d] or 0 when the id is out of
-//   range. O(rows * dim).
+// gather: one invocation per run of STRIDED_RUN elements (r, d..d+7) of an output row: out = table[ids[r], d]
+//   or 0 when the id is out of range. O(rows * dim). (Runs, not single elements: llvmpipe scalarises
+//   the u32 division that splits the invocation index; see common.ts STRIDED_RUN.)
 //
 // scatterAdd (no atomics, bit-for-bit deterministic), dtable[v, :] = sum of dy[r, :] over ids[r] == v
 // in increasing r:
@@ -11,37 +12,44 @@
 //      algorithm's schedule.
 //   3. segment bounds: seg[2v], seg[2v+1] = first/last+1 sorted position of id v (zero-filled first,
 //      so unreferenced rows have empty segments). O(rows + vocab).
-//   4. one invocation per (v, d) sums dy[row(p), d] over its segment in sorted (= increasing r) order.
+//   4. one invocation per (v, run of STRIDED_RUN d's) sums dy[row(p), d] over its segment in sorted
+//      (= increasing r) order.
 //      O(vocab * dim + rows * dim).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
-import { EW_WG, UniformLayout, ceilDiv, entry, inp, out, source, storage, tmp, type KernelPlan } from './common.js';
+import { EW_WG, STRIDED_RUN, UniformLayout, ceilDiv, entry, inp, out, source, storage, tmp, type KernelPlan } from './common.js';
 import { fillKernel } from './elementwise.js';
 
-const gatherLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab', 'u32']]);
+const gatherLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32']]);
+const RUN = STRIDED_RUN;
+const runLoop = (body: string) => `  for (var j = 0u; j < ${RUN}u; j = j + 1u) {\n    let d = d0 + j;\n    if (d < u.dim) {\n${body}\n    }\n  }`;
 
 type GatherSpec = Extract<KernelSpec, { kind: 'gather' }>;
 export function gatherKernel(spec: GatherSpec): KernelPlan {
+  const runs = ceilDiv(spec.dim, RUN);
   const src = source('gather', () => ({
     wgsl: storage(0, 'table', 'f32', 'read') + storage(1, 'ids', 'i32', 'read') + storage(2, 'y', 'f32', 'write') + gatherLayout.wgsl(3) +
-      entry(EW_WG, `  if (gid >= u.rows * u.dim) { return; }
-  let r = gid / u.dim;
-  let d = gid % u.dim;
+      entry(EW_WG, `  if (gid >= u.rows * u.runs) { return; }
+  let r = gid / u.runs;
+  let d0 = (gid - r * u.runs) * ${RUN}u;
   let id = ids[r];
-  var v = 0.0;
-  if (id >= 0 && id < i32(u.vocab)) { v = table[u32(id) * u.dim + d]; }
-  y[gid] = v;`),
+  let ok = id >= 0 && id < i32(u.vocab);
+  let base = select(0u, u32(id) * u.dim, ok);
+${runLoop('      var v = 0.0;\n      if (ok) { v = table[base + d]; }\n      y[r * u.dim + d] = v;')}`),
     bindings: ['read', 'read', 'write'], uniform: gatherLayout,
   }));
   return {
     temps: [],
-    steps: [{ source: src, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, dim: spec.dim, vocab: spec.vocab }, workgroups: ceilDiv(spec.rows * spec.dim, EW_WG) }],
+    steps: [{
+      source: src, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, dim: spec.dim, vocab: spec.vocab, runs },
+      workgroups: ceilDiv(spec.rows * runs, EW_WG),
+    }],
   };
 }
 
 const keyLayout = new UniformLayout([['rows', 'u32'], ['n', 'u32'], ['vocab', 'u32']]);
 const sortLayout = new UniformLayout([['half', 'u32'], ['j', 'u32'], ['k', 'u32']]);
-const sumLayout = new UniformLayout([['dim', 'u32'], ['vocab', 'u32']]);
+const sumLayout = new UniformLayout([['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32']]);
 
 type ScatterAddSpec = Extract<KernelSpec, { kind: 'scatterAdd' }>;
 export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
@@ -83,13 +91,12 @@ export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
   const sumSrc = source('scatterAdd:sum', () => ({
     wgsl: storage(0, 'dy', 'f32', 'read') + storage(1, 'keys', 'vec2<u32>', 'read') + storage(2, 'seg', 'u32', 'read') +
       storage(3, 'dt', 'f32', 'write') + sumLayout.wgsl(4) +
-      entry(EW_WG, `  if (gid >= u.vocab * u.dim) { return; }
-  let v = gid / u.dim;
-  let d = gid % u.dim;
+      entry(EW_WG, `  if (gid >= u.vocab * u.runs) { return; }
+  let v = gid / u.runs;
+  let d0 = (gid - v * u.runs) * ${RUN}u;
+  let s = seg[2u * v];
   let e = seg[2u * v + 1u];
-  var acc = 0.0;
-  for (var p = seg[2u * v]; p < e; p = p + 1u) { acc = acc + dy[keys[p].y * u.dim + d]; }
-  dt[gid] = acc;`),
+${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc = acc + dy[keys[p].y * u.dim + d]; }\n      dt[v * u.dim + d] = acc;')}`),
     bindings: ['read', 'read', 'read', 'write'], uniform: sumLayout,
   }));
 
@@ -103,6 +110,7 @@ export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
   const fill = fillKernel({ kind: 'fill', dtype: 'i32', size: 2 * vocab, value: 0 }).steps[0]!;
   steps.push({ ...fill, bind: [tmp(1)] });
   steps.push({ source: segSrc, bind: [tmp(0), tmp(1)], uniforms: { rows, n, vocab }, workgroups: ceilDiv(rows, EW_WG) });
-  steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), out(0)], uniforms: { dim, vocab }, workgroups: ceilDiv(vocab * dim, EW_WG) });
+  const runs = ceilDiv(dim, RUN);
+  steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), out(0)], uniforms: { dim, vocab, runs }, workgroups: ceilDiv(vocab * runs, EW_WG) });
   return { temps: [2 * n, 2 * vocab], steps };
 }
