@@ -75,6 +75,8 @@ describe('matmul strategies == reference', () => {
       const cases: [number, number, number, number, boolean, boolean][] = [
         [1, 64, 64, 64, false, false], [1, 128, 96, 256, false, true], [2, 68, 132, 40, true, false],
         [1, 200, 130, 300, true, true], [4, 32, 36, 64, false, true], [1, 1, 300, 257, false, true],
+        // A^T B with long k: the texture strategies split k (kernels/matmul-strategy.ts), m not a multiple of 4.
+        [1, 40, 36, 1024, true, false], [1, 130, 70, 2048, true, false],
       ];
       for (const [batch, m, n, k, transA, transB] of cases) {
         await check(strategy, { kind: 'matmul', transA, transB, batch, m, n, k, aBatchStride: m * k, bBatchStride: 0, epilogue: { bias: true, activation: 'gelu', savePre: true } }, m * n + k);
