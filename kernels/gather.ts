@@ -13,12 +13,14 @@
 //   3. segment bounds: seg[2v], seg[2v+1] = first/last+1 sorted position of id v (zero-filled first,
 //      so unreferenced rows have empty segments). O(rows + vocab).
 //   4. one invocation per (v, run of STRIDED_RUN d's) sums dy[row(p), d] over its segment in sorted
-//      (= increasing r) order.
+//      (= increasing r) order; for a small vocabulary, per (part of the segment, v, run) into
+//      partials that the reduce kernel then sums in part order.
 //      O(vocab * dim + rows * dim).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { EW_WG, STRIDED_RUN, UniformLayout, ceilDiv, entry, inp, out, source, storage, tmp, type KernelPlan } from './common.js';
 import { fillKernel } from './elementwise.js';
+import { reduceKernel } from './reduce.js';
 
 const gatherLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32']]);
 const RUN = STRIDED_RUN;
@@ -49,7 +51,7 @@ ${runLoop('      var v = 0.0;\n      if (ok) { v = table[base + d]; }\n      y[r
 
 const keyLayout = new UniformLayout([['rows', 'u32'], ['n', 'u32'], ['vocab', 'u32']]);
 const sortLayout = new UniformLayout([['half', 'u32'], ['j', 'u32'], ['k', 'u32']]);
-const sumLayout = new UniformLayout([['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32']]);
+const sumLayout = new UniformLayout([['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32'], ['parts', 'u32']]);
 
 type ScatterAddSpec = Extract<KernelSpec, { kind: 'scatterAdd' }>;
 export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
@@ -88,15 +90,20 @@ export function scatterAddKernel(spec: ScatterAddSpec): KernelPlan {
   if (gid + 1u == u.rows || keys[gid + 1u].x != id) { seg[2u * id + 1u] = gid + 1u; }`),
     bindings: ['read', 'write'], uniform: keyLayout,
   }));
+  // Invocation (c, v, run) sums part c of v's segment (parts split it evenly) into partial[c, v, :].
   const sumSrc = source('scatterAdd:sum', () => ({
     wgsl: storage(0, 'dy', 'f32', 'read') + storage(1, 'keys', 'vec2<u32>', 'read') + storage(2, 'seg', 'u32', 'read') +
       storage(3, 'dt', 'f32', 'write') + sumLayout.wgsl(4) +
-      entry(EW_WG, `  if (gid >= u.vocab * u.runs) { return; }
-  let v = gid / u.runs;
-  let d0 = (gid - v * u.runs) * ${RUN}u;
-  let s = seg[2u * v];
-  let e = seg[2u * v + 1u];
-${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc = acc + dy[keys[p].y * u.dim + d]; }\n      dt[v * u.dim + d] = acc;')}`),
+      entry(EW_WG, `  if (gid >= u.parts * u.vocab * u.runs) { return; }
+  let cv = gid / u.runs;
+  let d0 = (gid - cv * u.runs) * ${RUN}u;
+  let c = cv / u.vocab;
+  let v = cv - c * u.vocab;
+  let s0 = seg[2u * v];
+  let n = seg[2u * v + 1u] - s0;
+  let s = s0 + (n * c) / u.parts;
+  let e = s0 + (n * (c + 1u)) / u.parts;
+${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc = acc + dy[keys[p].y * u.dim + d]; }\n      dt[cv * u.dim + d] = acc;')}`),
     bindings: ['read', 'read', 'read', 'write'], uniform: sumLayout,
   }));
 
@@ -111,6 +118,16 @@ ${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc 
   steps.push({ ...fill, bind: [tmp(1)] });
   steps.push({ source: segSrc, bind: [tmp(0), tmp(1)], uniforms: { rows, n, vocab }, workgroups: ceilDiv(rows, EW_WG) });
   const runs = ceilDiv(dim, RUN);
-  steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), out(0)], uniforms: { dim, vocab, runs }, workgroups: ceilDiv(vocab * runs, EW_WG) });
-  return { temps: [2 * n, 2 * vocab], steps };
+  // A small vocabulary (token types: 2 rows of 4096 tokens each) would leave most cores idle with
+  // one long segment per invocation: split each segment into `parts`, then sum the parts in order.
+  const parts = vocab * runs >= 16 * EW_WG ? 1 : Math.min(64, ceilDiv(16 * EW_WG, vocab * runs));
+  if (parts === 1) {
+    steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), out(0)], uniforms: { dim, vocab, runs, parts }, workgroups: ceilDiv(vocab * runs, EW_WG) });
+    return { temps: [2 * n, 2 * vocab], steps };
+  }
+  steps.push({ source: sumSrc, bind: [inp(0), tmp(0), tmp(1), tmp(2)], uniforms: { dim, vocab, runs, parts }, workgroups: ceilDiv(parts * vocab * runs, EW_WG) });
+  for (const st of reduceKernel({ kind: 'reduce', op: 'sum', outer: 1, len: parts, inner: vocab * dim, scale: 1 }).steps) {
+    steps.push({ ...st, bind: st.bind.map((r) => (r.io === 'in' ? tmp(2) : r)) });
+  }
+  return { temps: [2 * n, 2 * vocab, parts * vocab * dim], steps };
 }

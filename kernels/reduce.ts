@@ -4,12 +4,13 @@
 //   rows (inner == 1, len > 32): one workgroup of ROW_WG invocations per row, strided partial sums
 //     then a fixed tree: O(outer * len) work, O(len / ROW_WG + log ROW_WG) depth.
 //   cols (otherwise): one invocation per output (o, i) looping over j, reads coalesced along i:
-//     O(outer * len * inner) work, O(len) depth.
+//     O(outer * len * inner) work, O(len) depth; with few outputs and len >= 256, first partials over
+//     chunks of j (splitParts), then cols over the partials.
 // argmax: one workgroup per row, (value, index) tree where ties go to the smaller index: O(rows * len).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, wgReduce, type KernelPlan,
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, tmp, wgReduce, type KernelPlan,
 } from './common.js';
 
 const layout = new UniformLayout([['outer', 'u32'], ['len', 'u32'], ['inner', 'u32'], ['scale', 'f32']]);
@@ -37,7 +38,7 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
     }));
     return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms, workgroups: outer }] };
   }
-  const src = source(`reduce:${op}:cols`, () => ({
+  const cols = source(`reduce:${op}:cols`, () => ({
     wgsl: WGSL_SPECIALS + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + layout.wgsl(2) +
       entry(EW_WG, `  if (gid >= u.outer * u.inner) { return; }
   let o = gid / u.inner;
@@ -48,7 +49,42 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
   y[gid] = ${fin};`),
     bindings: ['read', 'write'], uniform: layout,
   }));
-  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(outer * inner, EW_WG) }] };
+  const parts = splitParts(outer * inner, len);
+  if (parts === 1) return { temps: [], steps: [{ source: cols, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(outer * inner, EW_WG) }] };
+  // Few outputs over a long axis (a bias gradient: 256 sums over 4096 tokens) would be one
+  // workgroup, i.e. one core: first `parts` partial results per output over chunks of the axis,
+  // then the cols kernel over the partials. Fixed order, so still deterministic.
+  const chunk = ceilDiv(len, parts);
+  const partial = source(`reduce:${op}:chunks`, () => ({
+    wgsl: WGSL_SPECIALS + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + chunkLayout.wgsl(2) +
+      entry(EW_WG, `  if (gid >= u.outer * u.parts * u.inner) { return; }
+  let oc = gid / u.inner;
+  let i = gid - oc * u.inner;
+  let o = oc / u.parts;
+  let j0 = (oc - o * u.parts) * u.chunk;
+  let j1 = min(j0 + u.chunk, u.len);
+  var p = (o * u.len + j0) * u.inner + i;
+  var acc = ${init};
+  for (var j = j0; j < j1; j = j + 1u) { acc = ${comb('acc', 'x[p]')}; p = p + u.inner; }
+  y[gid] = acc;`),
+    bindings: ['read', 'write'], uniform: chunkLayout,
+  }));
+  const n = ceilDiv(len, chunk);
+  return {
+    temps: [outer * n * inner],
+    steps: [
+      { source: partial, bind: [inp(0), tmp(0)], uniforms: { outer, len, inner, parts: n, chunk }, workgroups: ceilDiv(outer * n * inner, EW_WG) },
+      { source: cols, bind: [tmp(0), out(0)], uniforms: { outer, len: n, inner, scale: spec.scale }, workgroups: ceilDiv(outer * inner, EW_WG) },
+    ],
+  };
+}
+
+const chunkLayout = new UniformLayout([['outer', 'u32'], ['len', 'u32'], ['inner', 'u32'], ['parts', 'u32'], ['chunk', 'u32']]);
+
+/** Chunks of the reduced axis for the cols path: enough invocations for every core, 1 when short. */
+function splitParts(outputs: number, len: number): number {
+  if (len < 256 || outputs >= 16 * EW_WG) return 1;
+  return Math.min(64, Math.ceil(len / 64), Math.ceil((16 * EW_WG) / outputs));
 }
 
 const argLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32']]);

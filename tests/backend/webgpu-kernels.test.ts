@@ -247,6 +247,17 @@ describe('webgpu kernels == reference', () => {
       }), { numRuns: 30 });
   });
 
+  it('reduce over a long axis with few outputs (the chunked two-step path)', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 256, max: 3000 }), fc.constantFrom(2, 3, 256), seedA,
+      fc.constantFrom<'sum' | 'max'>('sum', 'max'), async (outer, len, inner, seed, op) => {
+        const rng = new SeededRandom(seed);
+        const x = values(rng, outer * len * inner, 1, [-1e4, 1e4]);
+        const spec: KernelSpec = { kind: 'reduce', op, outer, len, inner, scale: op === 'sum' ? 0.5 : 1 };
+        const { g, r } = await both(spec, [f32(x)], [fout(outer * inner)]);
+        expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: op === 'sum' ? 1e-6 * 1e4 * Math.sqrt(len) : 0 }, spec);
+      }), { numRuns: 8 });
+  });
+
   it('argmax (ties: first index)', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 300 }), seedA, async (rows, len, seed) => {
       const rng = new SeededRandom(seed);
@@ -383,6 +394,16 @@ describe('webgpu kernels == reference', () => {
         const again = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim)]);
         expect(Array.from(again.g[0]!)).toEqual(Array.from(g[0]!));
       }), { numRuns: RUNS });
+  });
+
+  it('scatterAdd with a large vocabulary (one part per segment)', async () => {
+    const [rows, dim, vocab] = [500, 20, 2000];
+    const rng = new SeededRandom(11);
+    const ids = ints(rng, rows, -1, 60).map((v) => v * 33);
+    const dy = values(rng, rows * dim, 1);
+    const spec: KernelSpec = { kind: 'scatterAdd', rows, dim, vocab };
+    const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim)]);
+    expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, spec);
   });
 
   it('topk (ties: lower index first)', async () => {
