@@ -60,10 +60,13 @@ export function epilogueBindings(ep: MatmulEpilogue | undefined, first: number):
   return { wgsl, access, refs, next: b };
 }
 
-/** `fn store_c(o: u32, col: u32, v: f32)`: epilogue then C[o] = value. */
-export function epilogueWgsl(ep: MatmulEpilogue | undefined): string {
+/**
+ * `fn store_c(o: u32, col: u32, v: f32)`: epilogue then C[o] = value. With `biasAdded` the caller
+ * has already added BIAS[col] (loaded once per column rather than once per element).
+ */
+export function epilogueWgsl(ep: MatmulEpilogue | undefined, biasAdded = false): string {
   const lines: string[] = ['  var x = v;'];
-  if (ep?.bias) lines.push('  x = x + BIAS[col];');
+  if (ep?.bias && !biasAdded) lines.push('  x = x + BIAS[col];');
   if (ep?.savePre) lines.push('  PRE[o] = x;');
   if (ep?.activation === 'gelu') lines.push('  x = gelu_f(x);');
   if (ep?.activation === 'geluTanh') lines.push('  x = gelu_tanh_f(x);');
