@@ -1,6 +1,7 @@
-// npx tsx bench/rows.ts [--strategy workgroup|serial-tex] [--reps N]
+// npx tsx bench/rows.ts [--strategy workgroup|serial-tex] [--reps N] [--only REGEX]
 // Row-kernel benchmark: median ms and effective GB/s (bytes read + written / time) per strategy on
-// the bench shapes. Prints the load average (the machine is shared).
+// the bench shapes, plus the process CPU time per run (all threads: on a shared machine it moves
+// much less than wall time, so it is the better A/B signal). Prints the load average.
 
 import { loadavg } from 'node:os';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
@@ -12,6 +13,7 @@ const argv = process.argv.slice(2);
 const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
 const strategies = (arg('--strategy')?.split(',') ?? [...ROW_STRATEGIES]) as RowStrategy[];
 const reps = Number(arg('--reps') ?? 7);
+const only = arg('--only') ? new RegExp(arg('--only')!) : null;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const be = await createNodeBackend({ autotune: false });
@@ -36,6 +38,7 @@ for (const [rows, len] of [[4096, 256], [128, 30522], [32 * 4 * 128, 128]] as co
 
 const results: Record<string, Record<string, number>> = {};
 for (const c of cases) {
+  if (only && !only.test(c.name)) continue;
   const ins: Storage[] = c.ins.map(([size, dt], k) => {
     const s = be.alloc(size, dt);
     be.write(s, dt === 'i32' ? Int32Array.from({ length: size }, (_, i) => (i * 7) % 100) : Float32Array.from({ length: size }, (_, i) => Math.sin(i + k) + (k === 3 ? 1.5 : 0)));
@@ -43,17 +46,32 @@ for (const c of cases) {
   });
   const outs = c.outs.map((size) => be.alloc(size, 'f32'));
   results[c.name] = {};
+  const cpu: Record<string, number> = {};
   for (const s of strategies) {
     be.setRowStrategy(s);
-    const once = async () => { const t0 = performance.now(); be.run(c.spec, ins, outs); await be.sync(); return performance.now() - t0; };
+    const once = async () => {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      be.run(c.spec, ins, outs);
+      await be.sync();
+      const dc = process.cpuUsage(c0);
+      return [performance.now() - t0, (dc.user + dc.system) / 1000] as const;
+    };
     await once();
     const ts: number[] = [];
+    const cs: number[] = [];
     const start = performance.now();
-    for (let i = 0; i < reps; i++) { ts.push(await once()); if (performance.now() - start > 3000 && ts.length >= 3) break; }
+    for (let i = 0; i < reps; i++) {
+      const [t, u] = await once();
+      ts.push(t);
+      cs.push(u);
+      if (performance.now() - start > 3000 && ts.length >= 3) break;
+    }
     results[c.name]![s] = median(ts);
+    cpu[s] = median(cs);
   }
   for (const s of [...ins, ...outs]) be.free(s);
-  const parts = strategies.map((s) => { const ms = results[c.name]![s]!; return `${s} ${ms.toFixed(2)} ms ${(c.bytes / ms / 1e6).toFixed(2)} GB/s`; });
+  const parts = strategies.map((s) => { const ms = results[c.name]![s]!; return `${s} ${ms.toFixed(2)} ms ${(c.bytes / ms / 1e6).toFixed(2)} GB/s (cpu ${cpu[s]!.toFixed(1)} ms)`; });
   const ratio = strategies.length > 1 ? `  x${(results[c.name]![strategies[0]!]! / results[c.name]![strategies[1]!]!).toFixed(1)}` : '';
   console.log(`${c.name.padEnd(44)} ${parts.join(' | ')}${ratio}`);
 }

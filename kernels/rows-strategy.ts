@@ -3,7 +3,7 @@
 //   'workgroup'  : one workgroup per row, strided loops + workgroup tree reductions (kernels/softmax.ts,
 //                  layernorm.ts, layernorm-residual.ts, reduce.ts). Good on real GPUs.
 //   'serial-tex' : barrier-free, one invocation per row, inputs through rgba32float textures, vec4
-//                  math (kernels/rows-tex.ts). Good on software rasterisers (Mesa llvmpipe), where
+//                  math (kernels/rows-tex.ts, rows-tex-ln.ts). Good on software rasterisers (Mesa llvmpipe), where
 //                  barriers and storage loads are slow; it falls back to 'workgroup' for an input too
 //                  large for a texture.
 // Order of precedence (WebGPUBackend): option rowStrategy, env WEBGPU_ROWS, then the adapter
@@ -12,10 +12,8 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
-import {
-  crossEntropyBackwardTexPlan, crossEntropyTexPlan, layernormBackwardTexPlan, layernormResidualTexPlan, layernormTexPlan,
-  reduceTexPlan, softmaxBackwardTexPlan, softmaxTexPlan,
-} from './rows-tex.js';
+import { crossEntropyBackwardTexPlan, crossEntropyTexPlan, reduceTexPlan, softmaxBackwardTexPlan, softmaxTexPlan } from './rows-tex.js';
+import { layernormBackwardTexPlan, layernormResidualTexPlan, layernormTexPlan } from './rows-tex-ln.js';
 
 export const ROW_STRATEGIES = ['workgroup', 'serial-tex'] as const;
 export type RowStrategy = (typeof ROW_STRATEGIES)[number];

@@ -74,5 +74,5 @@ for (const [k, g] of groups) byKind.set(k.split(' ')[0]!, (byKind.get(k.split(' 
 console.log(`${recorded.length} specs, replayed total ${total.toFixed(0)} ms (strategy ${be.matmulStrategy}, rows ${be.rowStrategy})`);
 console.log([...byKind].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms (${(100 * ms / total).toFixed(1)}%)`).join('\n'));
 console.log('\ntop specs:');
-for (const [k, g] of [...groups].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) console.log(`${g.ms.toFixed(1).padStart(8)} ms  x${g.count}  ${k}`);
+for (const [k, g] of [...groups].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.PROFILE_TOP ?? 25))) console.log(`${g.ms.toFixed(1).padStart(8)} ms  x${g.count}  ${k}`);
 be.destroy();

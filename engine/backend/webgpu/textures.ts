@@ -5,8 +5,12 @@
 // dispatch can be handed out again at once (unlike buffers, which queue.writeBuffer may overwrite
 // ahead of the pending encoder: see pool.ts). Keyed by exact width and a power-of-two height.
 
-/** TEXTURE_BINDING | COPY_DST */
-const USAGE = 0x04 | 0x02;
+/**
+ * TEXTURE_BINDING | COPY_DST | STORAGE_BINDING. STORAGE_BINDING lets a kernel bind a pooled texture as
+ * a read-only rgba32float storage texture, whose loads are ~3x cheaper than sampled-texture loads on
+ * llvmpipe (kernels/rows-tex.ts, TEX_ACCESS).
+ */
+const USAGE = 0x04 | 0x02 | 0x08;
 
 export interface PooledTexture {
   texture: GPUTexture;
