@@ -3,15 +3,17 @@
 // adapter's maximum texture size.
 
 import { tmp, type BufRef, type KernelPlan, type KernelSource } from './common.js';
-import { matmulKernel, type MatmulSpec, type MatmulStrategy } from './matmul.js';
+import { matmulKernel, readsTextures, type MatmulSpec, type MatmulStrategy } from './matmul.js';
 import { packSource, texMatmulPlan, type TexTile } from './matmul-tex.js';
 import { tiledMatmulPlan } from './matmul-tiled.js';
 import { reduceKernel } from './reduce.js';
 
-export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}`>, TexTile> = {
-  // wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses).
+// wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses).
+export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}` | `image-${string}`>, TexTile> = {
   'texture-8x16': { r: 8, c: 16, wgx: 8, wgy: 8 },
   'texture-16x16': { r: 16, c: 16, wgx: 8, wgy: 4 },
+  'image-8x16': { r: 8, c: 16, wgx: 8, wgy: 8, image: true },
+  'image-16x16': { r: 16, c: 16, wgx: 8, wgy: 4, image: true },
 };
 
 export function planMatmul(spec: MatmulSpec, strategy: MatmulStrategy, maxTexDim: number): KernelPlan {
@@ -75,7 +77,7 @@ function kSplitPlan(spec: MatmulSpec, tile: TexTile, split: number, maxTexDim: n
  * arrive later.
  */
 export function matmulAuxSources(strategy: MatmulStrategy): KernelSource[] {
-  if (!strategy.startsWith('texture-')) return [];
+  if (!readsTextures(strategy)) return [];
   const sum = reduceKernel({ kind: 'reduce', op: 'sum', outer: 1, len: 2, inner: 2, scale: 1 }).steps[0]!.source;
   return [packSource, sum];
 }

@@ -40,6 +40,8 @@ export interface TexTile {
   wgy: number;
   /** Accumulate with fma() instead of a * b + c. */
   fma?: boolean;
+  /** Read the operands as read-only storage textures ('image' bindings) instead of sampled ones. */
+  image?: boolean;
 }
 
 const texLayout = new UniformLayout([
@@ -56,8 +58,9 @@ function texWgsl(transA: boolean, transB: boolean, t: TexTile, ep: MatmulEpilogu
   const RI = R / 4;
   const CJ = C / 4;
   const eb = epilogueBindings(ep, 2);
-  const ldA = (e: string) => `textureLoad(TA, vec2<u32>((${e}) & AM, (${e}) >> AS), 0)`;
-  const ldB = (e: string) => `textureLoad(TB, vec2<u32>((${e}) & BM, (${e}) >> BS), 0)`;
+  const lod = t.image ? '' : ', 0';
+  const ldA = (e: string) => `textureLoad(TA, vec2<u32>((${e}) & AM, (${e}) >> AS)${lod})`;
+  const ldB = (e: string) => `textureLoad(TB, vec2<u32>((${e}) & BM, (${e}) >> BS)${lod})`;
   // Row r = 4*i + q of the invocation (i < RI, q < 4), column 4*j + q.
   const setup: string[] = [];
   if (!transA) {
@@ -122,7 +125,9 @@ ${range(R).map((r) => `      case ${r}u: { ${range(CJ).map((j) => `v${j} = c${r}
 ${range(CJ).map((j) => `${ep?.bias ? `      v${j} = v${j} + bias${j};\n` : ''}${range(4).map((qq) => `      if (col${j} + ${qq}u < N) { store_c(o + col${j} + ${qq}u, col${j} + ${qq}u, v${j}.${COMP[qq]}); }`).join('\n')}`).join('\n')}
     }
   }`;
-  return '@group(0) @binding(0) var TA: texture_2d<f32>;\n@group(0) @binding(1) var TB: texture_2d<f32>;\n' +
+  const texType = t.image ? 'texture_storage_2d<rgba32float, read>' : 'texture_2d<f32>';
+  return (t.image ? 'requires readonly_and_readwrite_storage_textures;\n' : '') +
+    `@group(0) @binding(0) var TA: ${texType};\n@group(0) @binding(1) var TB: ${texType};\n` +
     eb.wgsl + texLayout.wgsl(eb.next) + epilogueWgsl(ep, true) +
     entry(WGX * WGY, `  if (wgid >= u.tiles * u.batch) { return; }
   let M = u.m;
@@ -185,9 +190,9 @@ export const packSource: KernelSource = source('matmul-pack', () => ({
 }));
 
 export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined): KernelSource {
-  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}`;
+  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}`;
   const eb = epilogueBindings(ep, 2);
-  return source(key, () => ({ wgsl: texWgsl(transA, transB, tile, ep), bindings: ['texture', 'texture', ...eb.access], uniform: texLayout }));
+  return source(key, () => ({ wgsl: texWgsl(transA, transB, tile, ep), bindings: [tile.image ? 'image' : 'texture', tile.image ? 'image' : 'texture', ...eb.access], uniform: texLayout }));
 }
 
 interface OperandLayout {

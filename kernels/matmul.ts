@@ -9,6 +9,8 @@
 //   texture-RxC    operands copied into rgba32float textures and read with textureLoad, R x C
 //                  outputs per invocation (matmul-tex.ts): wins ~10x on Mesa llvmpipe, where a
 //                  texel fetch costs ~1 ns against ~13 ns for a storage or workgroup load.
+//   image-RxC      the same kernel reading read-only storage textures (WGSL language feature
+//                  readonly_and_readwrite_storage_textures): ~3x cheaper fetches on llvmpipe.
 //
 // storage-reg8: a workgroup of 8x8 invocations computes a 64x64 output tile; each invocation an
 // 8x8 block whose rows and columns are interleaved with stride 8. Per k step an invocation loads 8
@@ -26,9 +28,20 @@ export type MatmulSpec = Extract<KernelSpec, { kind: 'matmul' }>;
 
 /** Names of the strategies; texture ones carry their per-invocation tile. */
 export const MATMUL_STRATEGIES = [
-  'storage-reg8', 'storage-tiled', 'texture-8x16', 'texture-16x16',
+  'storage-reg8', 'storage-tiled', 'texture-8x16', 'texture-16x16', 'image-8x16', 'image-16x16',
 ] as const;
 export type MatmulStrategy = (typeof MATMUL_STRATEGIES)[number];
+
+/** WGSL language feature the image-* strategies need. */
+export const IMAGE_FEATURE = 'readonly_and_readwrite_storage_textures';
+
+/** Whether a strategy can run given the GPU's WGSL language features. */
+export function strategySupported(s: MatmulStrategy, wgslFeatures: readonly string[]): boolean {
+  return !s.startsWith('image-') || wgslFeatures.includes(IMAGE_FEATURE);
+}
+
+/** Strategies that read their operands through textures (texture-* and image-*). */
+export const readsTextures = (s: MatmulStrategy): boolean => s.startsWith('texture-') || s.startsWith('image-');
 
 export function isMatmulStrategy(s: string): s is MatmulStrategy {
   return (MATMUL_STRATEGIES as readonly string[]).includes(s);

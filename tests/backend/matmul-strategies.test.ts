@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import type { KernelSpec, MatmulEpilogue } from '../../engine/backend/spec.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
-import { MATMUL_STRATEGIES, type MatmulStrategy } from '../../kernels/matmul.js';
+import { MATMUL_STRATEGIES, strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
 import { SeededRandom } from '../../engine/random.js';
 import { getWebGPU } from '../helpers/webgpu.js';
 import { firstMismatch } from '../helpers/compare.js';
@@ -51,7 +51,8 @@ const epilogues: (MatmulEpilogue | undefined)[] = [
 
 describe('matmul strategies == reference', () => {
   for (const strategy of MATMUL_STRATEGIES) {
-    it(`${strategy}: random shapes 1..70, transposes, batch strides, epilogues`, async () => {
+    it(`${strategy}: random shapes 1..70, transposes, batch strides, epilogues`, async (ctx) => {
+      if (!strategySupported(strategy, gpu.adapter.wgslFeatures)) ctx.skip();
       const base = gpu.liveCount();
       await fc.assert(
         fc.asyncProperty(
@@ -71,7 +72,8 @@ describe('matmul strategies == reference', () => {
       expect(gpu.liveCount()).toBe(base);
     });
 
-    it(`${strategy}: aligned and large shapes`, async () => {
+    it(`${strategy}: aligned and large shapes`, async (ctx) => {
+      if (!strategySupported(strategy, gpu.adapter.wgslFeatures)) ctx.skip();
       const cases: [number, number, number, number, boolean, boolean][] = [
         [1, 64, 64, 64, false, false], [1, 128, 96, 256, false, true], [2, 68, 132, 40, true, false],
         [1, 200, 130, 300, true, true], [4, 32, 36, 64, false, true], [1, 1, 300, 257, false, true],

@@ -11,7 +11,7 @@
 // The choice depends on the adapter only, never on shapes, so the set of pipelines a model uses does
 // not change with batch size or sequence length.
 
-import { isMatmulStrategy, MATMUL_STRATEGIES, type MatmulStrategy } from '../../../kernels/matmul.js';
+import { isMatmulStrategy, MATMUL_STRATEGIES, strategySupported, type MatmulStrategy } from '../../../kernels/matmul.js';
 import type { AdapterReport } from './device.js';
 import type { WebGPUBackend } from './webgpu.js';
 
@@ -51,10 +51,14 @@ export function envStrategy(): MatmulStrategy | undefined {
   return v;
 }
 
-/** Before tuning: textures where a storage load is slow (software GL), shared memory tiles elsewhere. */
+/**
+ * Before tuning: textures where a storage load is slow (software GL; read-only storage textures
+ * when the WGSL feature is there), shared memory tiles elsewhere.
+ */
 export function heuristicStrategy(r: AdapterReport): MatmulStrategy {
   const soft = /llvmpipe|swiftshader|softpipe|lavapipe/i.test(`${r.description} ${r.device} ${r.architecture}`);
-  return soft || r.backend === 'opengles' || r.backend === 'opengl' ? 'texture-16x16' : 'storage-tiled';
+  if (!(soft || r.backend === 'opengles' || r.backend === 'opengl')) return 'storage-tiled';
+  return strategySupported('image-16x16', r.wgslFeatures) ? 'image-16x16' : 'texture-16x16';
 }
 
 export interface AutotuneOptions {
@@ -89,7 +93,7 @@ export async function autotuneMatmul(backend: WebGPUBackend, opts: AutotuneOptio
   const n = opts.n ?? 512;
   const k = opts.k ?? 256;
   const runs = opts.runs ?? 5;
-  const candidates = opts.candidates ?? MATMUL_STRATEGIES;
+  const candidates = (opts.candidates ?? MATMUL_STRATEGIES).filter((c) => strategySupported(c, backend.adapter.wgslFeatures));
   const a = backend.alloc(m * k, 'f32');
   const b = backend.alloc(n * k, 'f32');
   const c = backend.alloc(m * n, 'f32');

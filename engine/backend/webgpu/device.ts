@@ -39,6 +39,8 @@ export interface AdapterReport {
   isFallbackAdapter: boolean;
   limits: Record<EngineLimit, number>;
   features: string[];
+  /** WGSL language features of the GPU object (navigator.gpu.wgslLanguageFeatures), sorted. */
+  wgslFeatures: string[];
 }
 
 export const INSTALL_HINT =
@@ -61,6 +63,8 @@ export interface AcquireOptions {
   timeoutMs?: number;
   /** Backend name for the report when the caller chose it (node.ts does); otherwise inferred. */
   backend?: string;
+  /** The GPU object's wgslLanguageFeatures (acquireDevice and node.ts pass them). */
+  wgslFeatures?: Iterable<string>;
 }
 
 export interface AcquiredDevice {
@@ -111,7 +115,7 @@ export async function acquireDevice(gpu: GPU | undefined | null, opts: AcquireOp
   if (!gpu) throw new NoAdapterError('no WebGPU implementation (navigator.gpu is undefined)');
   const adapter = await requestAdapter(gpu, opts);
   if (!adapter) throw new NoAdapterError(`requestAdapter(featureLevel: ${opts.featureLevel ?? 'core'}) returned null`);
-  return deviceFromAdapter(adapter, opts);
+  return deviceFromAdapter(adapter, { wgslFeatures: (gpu as { wgslLanguageFeatures?: Iterable<string> }).wgslLanguageFeatures, ...opts });
 }
 
 function guessBackend(description: string): string {
@@ -152,6 +156,7 @@ export function adapterReport(adapter: GPUAdapter, device?: GPUDevice, opts: Acq
     isFallbackAdapter: Boolean(anyInfo['isFallbackAdapter']),
     limits,
     features,
+    wgslFeatures: [...(opts.wgslFeatures ?? [])].map(String).sort(),
   };
 }
 

@@ -68,7 +68,7 @@ export async function acquireNodeDevice(opts: NodeAcquireOptions = {}): Promise<
         tried.push(`${at.backend ?? 'default'}/${featureLevel}: no adapter`);
         continue;
       }
-      return deviceFromAdapter(adapter, { featureLevel, timeoutMs: opts.timeoutMs, backend: at.backend });
+      return deviceFromAdapter(adapter, { featureLevel, timeoutMs: opts.timeoutMs, backend: at.backend, wgslFeatures: gpu.wgslLanguageFeatures });
     }
   }
   throw new NoAdapterError(`tried ${tried.join('; ')}${forced ? ` (forced by ${opts.backend ? 'option' : 'WEBGPU_BACKEND'}=${forced})` : ''}`);

@@ -56,12 +56,14 @@ export class PipelineCache {
   }
 
   layoutFor(bindings: readonly Access[], hasUniform: boolean): GPUBindGroupLayout {
-    const key = bindings.map((b) => (b === 'read' ? 'r' : b === 'write' ? 'w' : 't')).join('') + (hasUniform ? 'u' : '');
+    const key = bindings.map((b) => ({ read: 'r', write: 'w', texture: 't', image: 'i' })[b]).join('') + (hasUniform ? 'u' : '');
     let layout = this.layouts.get(key);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = bindings.map((b, i) => (b === 'texture'
         ? { binding: i, visibility: ShaderStage.COMPUTE, texture: { sampleType: 'unfilterable-float', viewDimension: '2d' } }
-        : { binding: i, visibility: ShaderStage.COMPUTE, buffer: { type: b === 'read' ? 'read-only-storage' : 'storage' } }));
+        : b === 'image'
+          ? { binding: i, visibility: ShaderStage.COMPUTE, storageTexture: { access: 'read-only', format: 'rgba32float', viewDimension: '2d' } }
+          : { binding: i, visibility: ShaderStage.COMPUTE, buffer: { type: b === 'read' ? 'read-only-storage' : 'storage' } }));
       // The uniform slot is a dynamic offset into the shared per-batch uniform buffer, so bind groups
       // can be cached per set of storage buffers (see queue.ts).
       if (hasUniform) entries.push({ binding: bindings.length, visibility: ShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } });

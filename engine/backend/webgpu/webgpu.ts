@@ -6,7 +6,7 @@
 
 import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
 import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
-import { isMatmulStrategy, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
+import { isMatmulStrategy, readsTextures, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
 import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
 import { envRowStrategy, heuristicRowStrategy, isRowStrategy, type RowStrategy } from '../../../kernels/rows-strategy.js';
@@ -87,7 +87,7 @@ export class WebGPUBackend implements Backend {
     this.rowChoice = opts.rowStrategy ?? envRowStrategy() ?? heuristicRowStrategy(adapter);
     if (!isRowStrategy(this.rowChoice)) throw new Error(`webgpu: unknown row-kernel strategy ${String(this.rowChoice)}`);
     // Fused attention: texel-fetch kernels where the (tuned or heuristic) matmul reads textures.
-    this.attentionChoice = envAttentionVariant() ?? (this.matmulChoice.startsWith('texture') ? 'texture' : 'storage');
+    this.attentionChoice = envAttentionVariant() ?? (readsTextures(this.matmulChoice) ? 'texture' : 'storage');
     this.queue = new CommandQueue(device, {
       batchSize: opts.batchSize ?? 48,
       maxWorkgroupsPerDim: opts.maxWorkgroupsPerDim ?? device.limits.maxComputeWorkgroupsPerDimension,
