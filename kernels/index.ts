@@ -28,7 +28,13 @@ export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
 };
 
 /** Per-backend choices among a kind's kernel variants. */
-export interface PlanOptions { attention?: AttentionVariant; maxTextureDimension2D?: number; rows?: RowStrategy }
+export interface PlanOptions {
+  attention?: AttentionVariant;
+  maxTextureDimension2D?: number;
+  rows?: RowStrategy;
+  /** Memory-bound kernels that support it read their inputs as read-only storage textures (optimizer.ts). */
+  imageInputs?: boolean;
+}
 
 export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan {
   const rowPlan = opts.rows ? planRowKernel(spec, opts.rows, opts.maxTextureDimension2D ?? 8192) : null;
@@ -59,7 +65,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'attention': return attentionKernel(spec, opts.attention, opts.maxTextureDimension2D);
     case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D);
     case 'layernormResidual': return layernormResidualKernel(spec);
-    case 'adamStep': return adamStepKernel(spec);
+    case 'adamStep': return adamStepKernel(spec, opts.imageInputs ? { maxTexDim: opts.maxTextureDimension2D ?? 8192 } : undefined);
     case 'lambStats': return lambStatsKernel(spec);
     case 'lambApply': return lambApplyKernel(spec);
     default: {

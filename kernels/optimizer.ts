@@ -8,12 +8,26 @@
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
-import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, wgReduce, type KernelPlan } from './common.js';
+import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, tex, wgReduce, type KernelPlan } from './common.js';
 
 const adamLayout = new UniformLayout([
   ['size', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
   ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['decay', 'f32'],
 ]);
+const adamImageLayout = new UniformLayout([
+  ['size', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
+  ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['decay', 'f32'], ['texels', 'u32'], ['sh', 'u32'],
+]);
+const storage4 = (binding: number, name: string) => `@group(0) @binding(${binding}) var<storage, read_write> ${name}: array<vec4<f32>>;\n`;
+
+/** A linear texture of `texels` texels: power-of-two width (>= 16) up to maxDim, or null when too large. */
+function linearTextureShape(texels: number, maxDim: number): { width: number; height: number } | null {
+  const maxW = 2 ** Math.floor(Math.log2(maxDim));
+  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(texels))), height: 1 };
+  const height = ceilDiv(texels, maxW);
+  return height <= maxDim ? { width: maxW, height } : null;
+}
+
 const lambLayout = new UniformLayout([
   ['size', 'u32'], ['parts', 'u32'], ['chunk', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
   ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['stride', 'u32'],
@@ -30,9 +44,51 @@ const applyGroups = (size: number) => Math.min(ceilDiv(size, EW_WG), 128);
 const DIR = `fn direction(m: f32, v: f32) -> f32 { return (m * u.ibc1) / (sqrt(v) * u.isbc2 + u.eps); }`;
 
 type AdamSpec = Extract<KernelSpec, { kind: 'adamStep' }>;
-export function adamStepKernel(spec: AdamSpec): KernelPlan {
+function adamUniforms(spec: AdamSpec) {
+  return {
+    size: spec.size, lr: spec.lr, b1: spec.beta1, b2: spec.beta2, omb1: 1 - spec.beta1, omb2: 1 - spec.beta2,
+    ibc1: 1 / spec.bc1, isbc2: 1 / Math.sqrt(spec.bc2), eps: spec.eps, wd: spec.weightDecay, decay: 1 - spec.lr * spec.weightDecay,
+  };
+}
+
+/**
+ * `image`: read p, g, m, v as read-only storage textures (one texel = 4 elements) and write vec4s.
+ * On llvmpipe a storage-buffer load is a per-lane scalar loop (~30 ns per vec4 and invocation)
+ * while an image texel load is ~1 ns and a vec4 store ~6 ns: Adam moves 7 values per element, so
+ * this is the difference between ~50 and ~10 ns per element (the 7.8M-entry embedding table of
+ * BERT). Needs size % 4 == 0 and a texture large enough; otherwise the storage kernel runs.
+ */
+export function adamStepKernel(spec: AdamSpec, image?: { maxTexDim: number }): KernelPlan {
   const l2 = !spec.decoupled && spec.weightDecay !== 0;
   const dec = spec.decoupled && spec.weightDecay !== 0;
+  const texels = spec.size / 4;
+  const shape = image && spec.size % 4 === 0 && spec.size > 0 ? linearTextureShape(texels, image.maxTexDim) : null;
+  if (shape) {
+    const variant = l2 ? 'l2' : dec ? 'decoupled' : 'plain';
+    const src = source(`adamStep:image:${variant}`, () => ({
+      wgsl: 'requires readonly_and_readwrite_storage_textures;\n' +
+        ['p', 'g', 'm', 'v'].map((n, i) => `@group(0) @binding(${i}) var T${n}: texture_storage_2d<rgba32float, read>;\n`).join('') +
+        storage4(4, 'p2') + storage4(5, 'm2') + storage4(6, 'v2') + adamImageLayout.wgsl(7) +
+        entry(EW_WG, `  if (gid >= u.texels) { return; }
+  let c = vec2<u32>(gid & ((1u << u.sh) - 1u), gid >> u.sh);
+  let pv = textureLoad(Tp, c);
+  let gr = ${l2 ? 'textureLoad(Tg, c) + pv * u.wd' : 'textureLoad(Tg, c)'};
+  let mn = textureLoad(Tm, c) * u.b1 + gr * u.omb1;
+  let vn = textureLoad(Tv, c) * u.b2 + (gr * gr) * u.omb2;
+  m2[gid] = mn;
+  v2[gid] = vn;
+  p2[gid] = ${dec ? 'pv * u.decay' : 'pv'} - ((mn * u.ibc1) / (sqrt(vn) * u.isbc2 + u.eps)) * u.lr;`),
+      bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: adamImageLayout,
+    }));
+    return {
+      temps: [],
+      textures: [0, 1, 2, 3].map((i) => ({ from: inp(i), texels, width: shape.width, height: shape.height, beforeStep: 0 })),
+      steps: [{
+        source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
+        uniforms: { ...adamUniforms(spec), texels, sh: Math.log2(shape.width) }, workgroups: ceilDiv(texels, EW_WG),
+      }],
+    };
+  }
   const src = source(`adamStep:${l2 ? 'l2' : dec ? 'decoupled' : 'plain'}`, () => ({
     wgsl: storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') + storage(3, 'v', 'f32', 'read') +
       storage(4, 'p2', 'f32', 'write') + storage(5, 'm2', 'f32', 'write') + storage(6, 'v2', 'f32', 'write') + adamLayout.wgsl(7) + DIR + '\n' +
@@ -50,10 +106,7 @@ export function adamStepKernel(spec: AdamSpec): KernelPlan {
     temps: [],
     steps: [{
       source: src, bind: [inp(0), inp(1), inp(2), inp(3), out(0), out(1), out(2)],
-      uniforms: {
-        size: spec.size, lr: spec.lr, b1: spec.beta1, b2: spec.beta2, omb1: 1 - spec.beta1, omb2: 1 - spec.beta2,
-        ibc1: 1 / spec.bc1, isbc2: 1 / Math.sqrt(spec.bc2), eps: spec.eps, wd: spec.weightDecay, decay: 1 - spec.lr * spec.weightDecay,
-      },
+      uniforms: adamUniforms(spec),
       workgroups: ceilDiv(spec.size, EW_WG),
     }],
   };

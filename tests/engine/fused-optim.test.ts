@@ -20,7 +20,8 @@ const gpu = await tryWebGPU();
 const BACKENDS: [string, Backend, number][] = [['reference', new ReferenceBackend(), 1e-12]];
 if (gpu) BACKENDS.push(['webgpu', gpu, 1e-6]);
 
-const SIZES = [1, 7, 300, 70_001];
+// 300 and 40_000 (a texture of several rows) take the image-input Adam kernel where the backend uses it.
+const SIZES = [1, 7, 300, 70_001, 40_000];
 type Kind = 'adam' | 'adam-l2' | 'adamw' | 'lamb';
 function make(kind: Kind, params: Tensor[], fused: boolean): Optimizer {
   const o = { lr: 0.01, fused };

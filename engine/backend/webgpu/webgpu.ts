@@ -9,7 +9,7 @@ import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernel
 import { isMatmulStrategy, readsTextures, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
 import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
-import { envRowStrategy, heuristicRowStrategy, isRowStrategy, type RowStrategy } from '../../../kernels/rows-strategy.js';
+import { envRowStrategy, heuristicRowStrategy, isRowStrategy, rowStrategySupported, type RowStrategy } from '../../../kernels/rows-strategy.js';
 import { ATTENTION_VARIANTS, envAttentionVariant, type AttentionVariant } from '../../../kernels/attention.js';
 import { TexturePool, type PooledTexture } from './textures.js';
 import type { AdapterReport } from './device.js';
@@ -84,8 +84,8 @@ export class WebGPUBackend implements Backend {
     if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
     this.matmulForced = forced !== undefined;
     this.matmulChoice = forced ?? cachedChoice(adapter)?.strategy ?? heuristicStrategy(adapter);
-    this.rowChoice = opts.rowStrategy ?? envRowStrategy() ?? heuristicRowStrategy(adapter);
-    if (!isRowStrategy(this.rowChoice)) throw new Error(`webgpu: unknown row-kernel strategy ${String(this.rowChoice)}`);
+    this.rowChoice = heuristicRowStrategy(adapter);
+    this.setRowStrategy(opts.rowStrategy ?? envRowStrategy() ?? this.rowChoice);
     // Fused attention: texel-fetch kernels where the (tuned or heuristic) matmul reads textures.
     this.attentionChoice = envAttentionVariant() ?? (readsTextures(this.matmulChoice) ? 'texture' : 'storage');
     this.queue = new CommandQueue(device, {
@@ -167,7 +167,10 @@ export class WebGPUBackend implements Backend {
     }
     const ins = inputs.map((s) => this.own(s, spec.kind));
     const outs = outputs.map((s) => this.own(s, spec.kind));
-    const plan: KernelPlan = spec.kind === 'matmul' ? this.matmulPlan(spec, this.matmulChoice) : planKernel(spec, { attention: this.attentionChoice, maxTextureDimension2D: this.device.limits.maxTextureDimension2D, rows: this.rowChoice });
+    const plan: KernelPlan = spec.kind === 'matmul' ? this.matmulPlan(spec, this.matmulChoice) : planKernel(spec, {
+      attention: this.attentionChoice, maxTextureDimension2D: this.device.limits.maxTextureDimension2D, rows: this.rowChoice,
+      imageInputs: this.matmulChoice.startsWith('image-'),
+    });
     this.execute(plan, ins, outs);
   }
 
@@ -190,6 +193,7 @@ export class WebGPUBackend implements Backend {
   /** Sets the row-kernel strategy (tests, benches). */
   setRowStrategy(s: RowStrategy): void {
     if (!isRowStrategy(s)) throw new Error(`webgpu: unknown row-kernel strategy ${String(s)}`);
+    if (!rowStrategySupported(s, this.adapter.wgslFeatures)) throw new Error(`webgpu: row-kernel strategy ${s} needs a WGSL language feature this GPU lacks`);
     this.rowChoice = s;
   }
 
