@@ -136,6 +136,11 @@ export interface KernelPlan {
   /** Textures the steps bind as `tex(i)` (optional; only matmul's texture strategy uses them). */
   readonly textures?: readonly TextureStep[];
   /**
+   * Kernels the same spec takes at other sizes (e.g. the storage fallback of an image kernel): the
+   * backend creates their pipelines too, so the pipeline set does not depend on sizes.
+   */
+  readonly alternates?: readonly KernelSource[];
+  /**
    * Sources the backend compiles with this plan even if no step uses them now (a kind's size-chosen
    * variants), so the set of pipelines does not depend on the sizes that arrive later.
    */

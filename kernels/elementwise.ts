@@ -8,6 +8,10 @@ import {
   type KernelPlan,
 } from './common.js';
 import { WGSL_MATH } from './math.js';
+import { imageElementwisePlan } from './elementwise-image.js';
+
+/** Set when the backend reads inputs as images where a kernel supports it (elementwise-image.ts). */
+export interface ImageOption { maxTexDim: number }
 
 const sizeLayout = new UniformLayout([['size', 'u32']]);
 
@@ -53,9 +57,10 @@ const UNARY: Record<UnaryOp, string> = {
 };
 
 type UnarySpec = Extract<KernelSpec, { kind: 'unary' }>;
-export function unaryKernel(spec: UnarySpec): KernelPlan {
+export function unaryKernel(spec: UnarySpec, image?: ImageOption): KernelPlan {
   const expr = UNARY[spec.op];
   if (!expr) throw new Error(`unary: unknown op ${spec.op}`);
+  if (image) return imageElementwisePlan({ key: `unary:${spec.op}`, inputs: ['v'], expr, prelude: WGSL_SPECIALS + WGSL_MATH }, spec.size, image.maxTexDim, () => unaryKernel(spec));
   const src = source(`unary:${spec.op}`, () => ({
     wgsl: WGSL_SPECIALS + WGSL_MATH + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + sizeLayout.wgsl(2) +
       entry(EW_WG, `  if (gid >= u.size) { return; }\n  let v = x[gid];\n  y[gid] = ${expr};`),
@@ -85,9 +90,15 @@ const BINARY: Record<BinaryOp, string> = {
 };
 
 type BinarySpec = Extract<KernelSpec, { kind: 'binary' }>;
-export function binaryKernel(spec: BinarySpec): KernelPlan {
+export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan {
   const expr = BINARY[spec.op];
   if (!expr) throw new Error(`binary: unknown op ${spec.op}`);
+  if (image) {
+    // Texel-wise when both operands are whole and contiguous (no broadcast).
+    const flat = coalesce(spec.outShape, [spec.aStrides, spec.bStrides]);
+    const whole = flat.shape.length === 1 && flat.strides[0]![0] === 1 && flat.strides[1]![0] === 1;
+    return imageElementwisePlan({ key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH }, whole ? flat.shape[0]! : -1, image.maxTexDim, () => binaryKernel(spec));
+  }
   const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source(`binary:${spec.op}`, () => ({
     wgsl: WGSL_SPECIALS + WGSL_MATH + storage(0, 'A', 'f32', 'read') + storage(1, 'B', 'f32', 'read') + storage(2, 'Y', 'f32', 'write') +

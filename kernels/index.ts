@@ -37,13 +37,14 @@ export interface PlanOptions {
 }
 
 export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan {
+  const image = opts.imageInputs ? { maxTexDim: opts.maxTextureDimension2D ?? 8192 } : undefined;
   const rowPlan = opts.rows ? planRowKernel(spec, opts.rows, opts.maxTextureDimension2D ?? 8192) : null;
   if (rowPlan) return rowPlan;
   switch (spec.kind) {
     case 'fill': return fillKernel(spec);
-    case 'unary': return unaryKernel(spec);
+    case 'unary': return unaryKernel(spec, image);
     case 'affine': return affineKernel(spec);
-    case 'binary': return binaryKernel(spec);
+    case 'binary': return binaryKernel(spec, image);
     case 'where': return whereKernel(spec);
     case 'cast': return castKernel(spec);
     case 'copy': return copyKernel(spec);
@@ -61,11 +62,11 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'topk': return topkKernel(spec);
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);
-    case 'dropout': return dropoutKernel(spec);
+    case 'dropout': return dropoutKernel(spec, image);
     case 'attention': return attentionKernel(spec, opts.attention, opts.maxTextureDimension2D);
     case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D);
     case 'layernormResidual': return layernormResidualKernel(spec);
-    case 'adamStep': return adamStepKernel(spec, opts.imageInputs ? { maxTexDim: opts.maxTextureDimension2D ?? 8192 } : undefined);
+    case 'adamStep': return adamStepKernel(spec, image);
     case 'lambStats': return lambStatsKernel(spec);
     case 'lambApply': return lambApplyKernel(spec);
     default: {

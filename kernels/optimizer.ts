@@ -8,6 +8,7 @@
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
+import { linearTextureShape } from './elementwise-image.js';
 import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, tex, wgReduce, type KernelPlan } from './common.js';
 
 const adamLayout = new UniformLayout([
@@ -19,14 +20,6 @@ const adamImageLayout = new UniformLayout([
   ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['decay', 'f32'], ['texels', 'u32'], ['sh', 'u32'],
 ]);
 const storage4 = (binding: number, name: string) => `@group(0) @binding(${binding}) var<storage, read_write> ${name}: array<vec4<f32>>;\n`;
-
-/** A linear texture of `texels` texels: power-of-two width (>= 16) up to maxDim, or null when too large. */
-function linearTextureShape(texels: number, maxDim: number): { width: number; height: number } | null {
-  const maxW = 2 ** Math.floor(Math.log2(maxDim));
-  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(texels))), height: 1 };
-  const height = ceilDiv(texels, maxW);
-  return height <= maxDim ? { width: maxW, height } : null;
-}
 
 const lambLayout = new UniformLayout([
   ['size', 'u32'], ['parts', 'u32'], ['chunk', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],

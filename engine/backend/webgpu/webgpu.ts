@@ -231,6 +231,7 @@ export class WebGPUBackend implements Backend {
   }
 
   private execute(plan: KernelPlan, ins: GPUStorage[], outs: GPUStorage[]): void {
+    for (const alt of plan.alternates ?? []) this.pipelines.get(alt);
 
     // WebGPU forbids binding a buffer writable and bound again in the same dispatch: route an output
     // that aliases an input through a temporary (seeded with its contents, for `copy`'s untouched elements).

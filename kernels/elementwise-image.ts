@@ -1,0 +1,74 @@
+// Image-input variants of the memory-bound elementwise kernels (unary, same-shape binary, dropout).
+//
+// On Mesa llvmpipe a storage-buffer load is a per-SIMD-lane scalar loop (~30 ns per vec4 and
+// invocation) while a read-only storage-texture ('image') texel load costs ~1 ns and a vec4 store
+// ~6 ns. So when the backend uses image strategies (PlanOptions.imageInputs) and the operands are
+// whole, contiguous and a multiple of 4 long, one invocation per texel reads its inputs as images
+// and writes one vec4: the inputs are copied into textures first (a memcpy on the queue).
+
+import { EW_WG, UniformLayout, ceilDiv, entry, inp, out, source, tex, type KernelPlan, type KernelSource, type TextureStep } from './common.js';
+
+const layout = new UniformLayout([['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32']]);
+
+/** A linear texture of `texels` texels: power-of-two width (>= 16) up to maxDim, or null when too large. */
+export function linearTextureShape(texels: number, maxDim: number): { width: number; height: number } | null {
+  const maxW = 2 ** Math.floor(Math.log2(maxDim));
+  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
+  const height = ceilDiv(texels, maxW);
+  return height <= maxDim ? { width: maxW, height } : null;
+}
+
+export interface ImageElementwise {
+  /** Source key (unique per expression). */
+  key: string;
+  /** Input names, bound in order as images; each component is visible as the scalar `<name>`. */
+  inputs: readonly string[];
+  /** WGSL expression of one output component from the scalar inputs, `e` (element index) and `u`. */
+  expr: string;
+  /** WGSL declarations the expression needs (math helpers, the RNG). */
+  prelude?: string;
+  /** Extra uniforms (seed, threshold, scale). */
+  uniforms?: { seed?: number; threshold?: number; scale?: number };
+}
+
+/** The kernel of `k` (one pipeline whatever the size). */
+export function imageElementwiseSource(k: ImageElementwise): KernelSource {
+  const n = k.inputs.length;
+  return source(`ew-image:${k.key}`, () => ({
+    wgsl: 'requires readonly_and_readwrite_storage_textures;\n' + (k.prelude ?? '') +
+      k.inputs.map((name, i) => `@group(0) @binding(${i}) var T_${name}: texture_storage_2d<rgba32float, read>;\n`).join('') +
+      `@group(0) @binding(${n}) var<storage, read_write> y: array<vec4<f32>>;\n` + layout.wgsl(n + 1) +
+      entry(EW_WG, `  if (gid >= u.texels) { return; }
+  let c = vec2<u32>(gid & ((1u << u.sh) - 1u), gid >> u.sh);
+${k.inputs.map((name) => `  let v_${name} = textureLoad(T_${name}, c);`).join('\n')}
+  var r: vec4<f32>;
+${[0, 1, 2, 3].map((q) => `  {\n    let e = 4u * gid + ${q}u;\n${k.inputs.map((name) => `    let ${name} = v_${name}[${q}];`).join('\n')}\n    r[${q}] = ${k.expr};\n  }`).join('\n')}
+  y[gid] = r;`),
+    bindings: [...k.inputs.map(() => 'image' as const), 'write' as const], uniform: layout,
+  }));
+}
+
+/**
+ * Plans `k` over `size` elements, or falls back to `storagePlan` when `size` is not a positive
+ * multiple of 4 or too large for a texture. Either way the other kernel is listed in `alternates`,
+ * so the pipelines a model creates do not depend on its sizes.
+ */
+export function imageElementwisePlan(k: ImageElementwise, size: number, maxTexDim: number, storagePlan: () => KernelPlan): KernelPlan {
+  const src = imageElementwiseSource(k);
+  const texels = size / 4;
+  const shape = size > 0 && size % 4 === 0 ? linearTextureShape(texels, maxTexDim) : null;
+  const fallback = storagePlan();
+  if (!shape) return { ...fallback, alternates: [src] };
+  const n = k.inputs.length;
+  const textures: TextureStep[] = k.inputs.map((_, i) => ({ from: inp(i), texels, width: shape.width, height: shape.height, beforeStep: 0 }));
+  return {
+    temps: [],
+    textures,
+    steps: [{
+      source: src, bind: [...k.inputs.map((_, i) => tex(i)), out(0)],
+      uniforms: { texels, sh: Math.log2(shape.width), seed: k.uniforms?.seed ?? 0, threshold: k.uniforms?.threshold ?? 0, scale: k.uniforms?.scale ?? 0 },
+      workgroups: ceilDiv(texels, EW_WG),
+    }],
+    alternates: fallback.steps.map((st) => st.source),
+  };
+}
