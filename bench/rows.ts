@@ -1,22 +1,24 @@
-// npx tsx bench/rows.ts [--strategy workgroup|serial-tex] [--reps N] [--only REGEX]
-// Row-kernel benchmark: median ms and effective GB/s (bytes read + written / time) per strategy on
-// the bench shapes, plus the process CPU time per run (all threads: on a shared machine it moves
-// much less than wall time, so it is the better A/B signal). Prints the load average.
+// npx tsx bench/rows.ts [--strategy workgroup,serial-tex,serial-image] [--reps N] [--budget-ms MS] [--only REGEX]
+// Row-kernel benchmark: minimum ms and effective GB/s (bytes read + written / time) per strategy on
+// the bench shapes, plus the minimum process CPU time per run (all threads: on a shared machine it
+// moves much less than wall time, so it is the better A/B signal). Strategies alternate within each
+// round (ABC CBA ...), so load drift hits them alike; xN is the speed-up over the first strategy.
+// Default strategies: those the GPU supports. Prints the load average.
 
 import { loadavg } from 'node:os';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import { describeAdapter } from '../engine/backend/webgpu/device.js';
 import type { KernelSpec, Storage } from '../engine/backend/spec.js';
-import { ROW_STRATEGIES, type RowStrategy } from '../kernels/rows-strategy.js';
+import { ROW_STRATEGIES, rowStrategySupported, type RowStrategy } from '../kernels/rows-strategy.js';
 
 const argv = process.argv.slice(2);
 const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
-const strategies = (arg('--strategy')?.split(',') ?? [...ROW_STRATEGIES]) as RowStrategy[];
 const reps = Number(arg('--reps') ?? 7);
+const budgetMs = Number(arg('--budget-ms') ?? 6000);
 const only = arg('--only') ? new RegExp(arg('--only')!) : null;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 const be = await createNodeBackend({ autotune: false });
+const strategies = (arg('--strategy')?.split(',') ?? ROW_STRATEGIES.filter((s) => rowStrategySupported(s, be.adapter.wgslFeatures))) as RowStrategy[];
 console.log(`adapter: ${describeAdapter(be.adapter)}; loadavg before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 
 interface Case { name: string; spec: KernelSpec; ins: [number, 'f32' | 'i32'][]; outs: number[]; bytes: number }
@@ -45,35 +47,36 @@ for (const c of cases) {
     return s;
   });
   const outs = c.outs.map((size) => be.alloc(size, 'f32'));
-  results[c.name] = {};
-  const cpu: Record<string, number> = {};
-  for (const s of strategies) {
+  const once = async (s: RowStrategy) => {
     be.setRowStrategy(s);
-    const once = async () => {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      be.run(c.spec, ins, outs);
-      await be.sync();
-      const dc = process.cpuUsage(c0);
-      return [performance.now() - t0, (dc.user + dc.system) / 1000] as const;
-    };
-    await once();
-    const ts: number[] = [];
-    const cs: number[] = [];
-    const start = performance.now();
-    for (let i = 0; i < reps; i++) {
-      const [t, u] = await once();
-      ts.push(t);
-      cs.push(u);
-      if (performance.now() - start > 3000 && ts.length >= 3) break;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    be.run(c.spec, ins, outs);
+    await be.sync();
+    const dc = process.cpuUsage(c0);
+    return [performance.now() - t0, (dc.user + dc.system) / 1000] as const;
+  };
+  for (const s of strategies) await once(s); // compile + warm
+  // Strategies alternate within each round (load drifts hit them alike); minimum wall and CPU times.
+  const ts: Record<string, number[]> = Object.fromEntries(strategies.map((s) => [s, []]));
+  const cs: Record<string, number[]> = Object.fromEntries(strategies.map((s) => [s, []]));
+  const start = performance.now();
+  for (let r = 0; r < reps; r++) {
+    for (const s of r % 2 ? [...strategies].reverse() : strategies) {
+      const [t, u] = await once(s);
+      ts[s]!.push(t);
+      cs[s]!.push(u);
     }
-    results[c.name]![s] = median(ts);
-    cpu[s] = median(cs);
+    if (performance.now() - start > budgetMs && r >= 2) break;
   }
+  results[c.name] = Object.fromEntries(strategies.map((s) => [s, Math.min(...ts[s]!)]));
   for (const s of [...ins, ...outs]) be.free(s);
-  const parts = strategies.map((s) => { const ms = results[c.name]![s]!; return `${s} ${ms.toFixed(2)} ms ${(c.bytes / ms / 1e6).toFixed(2)} GB/s (cpu ${cpu[s]!.toFixed(1)} ms)`; });
-  const ratio = strategies.length > 1 ? `  x${(results[c.name]![strategies[0]!]! / results[c.name]![strategies[1]!]!).toFixed(1)}` : '';
-  console.log(`${c.name.padEnd(44)} ${parts.join(' | ')}${ratio}`);
+  const first = results[c.name]![strategies[0]!]!;
+  const parts = strategies.map((s, k) => {
+    const ms = results[c.name]![s]!;
+    return `${s} ${ms.toFixed(2)} ms ${(c.bytes / ms / 1e6).toFixed(2)} GB/s (cpu ${Math.min(...cs[s]!).toFixed(1)})${k ? ` x${(first / ms).toFixed(2)}` : ''}`;
+  });
+  console.log(`${c.name.padEnd(44)} ${parts.join(' | ')}`);
 }
 console.log(`loadavg after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 be.destroy();

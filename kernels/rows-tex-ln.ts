@@ -1,5 +1,5 @@
-// Layernorm family, strategy 'serial-tex' (see kernels/rows-tex.ts for the texture layout and the
-// cost model on llvmpipe). One invocation per R consecutive rows (LN_FWD_R, LN_BWD_R), walked in
+// Layernorm family, strategies 'serial-tex' and 'serial-image' (see kernels/rows-tex.ts for the
+// texture layout and the cost model on llvmpipe). One invocation per R consecutive rows (LN_FWD_R, LN_BWD_R), walked in
 // lockstep so that every gamma texel fetched serves R rows.
 //
 // Column alignment: gamma/beta are indexed by column, the flat [rows, len] data by element; when
@@ -19,7 +19,9 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { entry, inp, out, source, storage, tex, tmp, type Access, type BufRef, type KernelPlan, type KernelSource, ceilDiv } from './common.js';
-import { HELPERS, ROW_HEAD, SERIAL_WG, TEX_ACCESS, rowLayout, rowTexels, shiftOf, texInput, textureSteps } from './rows-tex.js';
+import {
+  ROW_HEAD, SERIAL_WG, helpers, rowLayout, rowTexels, shiftOf, texInput, textureSteps, type TexAccess, type TexOptions,
+} from './rows-tex.js';
 
 /**
  * Rows per invocation. Forward: 1 (measured: more rows per lane did not pay for the shared gamma/beta
@@ -30,7 +32,7 @@ export const LN_FWD_R = 1;
 export const LN_BWD_R = 4;
 const rs = (R: number) => Array.from({ length: R }, (_, i) => i);
 
-const LN_HELPERS = HELPERS + `
+const LN_HELPERS = `
 // Elements 4j+o .. 4j+o+3 of the pair of texels (a, b): column chunk of a row starting at offset o.
 fn shift4(a: vec4<f32>, b: vec4<f32>, o: u32) -> vec4<f32> {
   return select(select(select(a, vec4<f32>(a.yzw, b.x), o == 1u), vec4<f32>(a.zw, b.xy), o == 2u), vec4<f32>(a.w, b.xyz), o == 3u);
@@ -142,12 +144,12 @@ ${rs(R).map((i) => `  let mu${i} = m_${i};
   let r${i} = 1.0 / sqrt(max(q2_${i}, 0.0) / f32(u.len) + u.eps);
   if (ok${i}) { mean[rw${i}] = mu${i}; rstd[rw${i}] = r${i}; }`).join('\n')}`;
 
-function lnSources(residual: boolean): { main: KernelSource; fix: KernelSource } {
+function lnSources(residual: boolean, ta: TexAccess): { main: KernelSource; fix: KernelSource } {
   const R = LN_FWD_R;
   const texs = residual ? ['x', 'res', 'gamma', 'beta'] : ['x', 'gamma', 'beta'];
   const nt = texs.length;
-  const decl = (yType: 'vec4<f32>' | 'f32', statAccess: 'read' | 'write') => LN_HELPERS +
-    texs.map((n) => texInput(texs.indexOf(n), n, n === 'gamma' || n === 'beta' ? 'sg' : 'sx')).join('') +
+  const decl = (yType: 'vec4<f32>' | 'f32', statAccess: 'read' | 'write') => helpers(ta) + LN_HELPERS +
+    texs.map((n) => texInput(texs.indexOf(n), n, n === 'gamma' || n === 'beta' ? 'sg' : 'sx', ta)).join('') +
     storage(nt, yType === 'f32' ? 'y1' : 'y', yType as 'f32', 'write') + storage(nt + 1, 'mean', 'f32', statAccess) +
     storage(nt + 2, 'rstd', 'f32', statAccess) + (residual ? storage(nt + 3, yType === 'f32' ? 's1' : 's', yType as 'f32', 'write') : '') +
     rowLayout.wgsl(nt + (residual ? 4 : 3));
@@ -156,8 +158,8 @@ function lnSources(residual: boolean): { main: KernelSource; fix: KernelSource }
   const val1 = (e: string) => (residual ? `(ld1_x(${e}) + ld1_res(${e}))` : `ld1_x(${e})`);
   // Residual: the stats pass also stores s = x + res (texel-aligned, interior texels).
   const sStore = (i: number) => (residual ? `    if (ok${i} && all(okt${i})) { s[t${i}] = xv${i}; }` : '');
-  const bindings: Access[] = [...texs.map(() => TEX_ACCESS), 'write'];
-  const main = source(`${key}:tex`, () => ({
+  const bindings: Access[] = [...texs.map(() => ta), 'write'];
+  const main = source(`${key}:${ta}`, () => ({
     wgsl: decl(vec, 'write') + entry(SERIAL_WG, `${GROUP_HEAD(R)}
 ${LN_STATS(R, val, val1, sStore)}
 ${winInit('x', R)}
@@ -170,7 +172,7 @@ ${residual ? winStep('res', R) : ''}
 ${outStep('y', (i) => `((c_x${i}${residual ? ` + c_res${i}` : ''}) - vec4<f32>(mu${i})) * r${i} * ga + be`, R)}`)}`),
     bindings: [...bindings, 'write', 'write', ...(residual ? ['write' as const] : [])], uniform: rowLayout,
   }));
-  const fix = source(`${key}:tex:fix`, () => ({
+  const fix = source(`${key}:${ta}:fix`, () => ({
     wgsl: fixSource(decl('f32', 'read'), '  let mu = mean[row];\n  let r = rstd[row];',
       `      let xs = ${residual ? 'ldt_x(t) + ldt_res(t)' : 'ldt_x(t)'};`,
       [['y1', `(xs - vec4<f32>(mu)) * r * ${gath('gamma')} + ${gath('beta')}`], ...(residual ? [['s1', 'xs'] as const] : [])]),
@@ -179,13 +181,13 @@ ${outStep('y', (i) => `((c_x${i}${residual ? ` + c_res${i}` : ''}) - vec4<f32>(m
   return { main, fix };
 }
 
-function lnPlan(residual: boolean, rows: number, len: number, eps: number, maxDim: number): KernelPlan | null {
+function lnPlan(residual: boolean, rows: number, len: number, eps: number, o: TexOptions): KernelPlan | null {
   const n = rows * len;
   if (n < 4) return null;
   const ins: BufRef[] = residual ? [inp(0), inp(1), inp(2), inp(3)] : [inp(0), inp(1), inp(2)];
-  const textures = textureSteps(ins.map((from, i) => ({ from, elements: i >= ins.length - 2 ? len : n })), maxDim);
+  const textures = textureSteps(ins.map((from, i) => ({ from, elements: i >= ins.length - 2 ? len : n })), o.maxTexDim);
   if (!textures) return null;
-  const { main, fix } = lnSources(residual);
+  const { main, fix } = lnSources(residual, o.tex);
   const u = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: shiftOf(textures[ins.length - 1]!), nc: ceilDiv(len, 4), eps, ignore: 0 };
   const texRefs = ins.map((_, i) => tex(i));
   const outs = residual ? [out(0), out(1), out(2), out(3)] : [out(0), out(1), out(2)];
@@ -195,13 +197,13 @@ function lnPlan(residual: boolean, rows: number, len: number, eps: number, maxDi
 }
 
 type LayernormSpec = Extract<KernelSpec, { kind: 'layernorm' }>;
-export function layernormTexPlan(spec: LayernormSpec, maxDim: number): KernelPlan | null {
-  return lnPlan(false, spec.rows, spec.len, spec.eps, maxDim);
+export function layernormTexPlan(spec: LayernormSpec, o: TexOptions): KernelPlan | null {
+  return lnPlan(false, spec.rows, spec.len, spec.eps, o);
 }
 
 type LayernormResidualSpec = Extract<KernelSpec, { kind: 'layernormResidual' }>;
-export function layernormResidualTexPlan(spec: LayernormResidualSpec, maxDim: number): KernelPlan | null {
-  return lnPlan(true, spec.rows, spec.len, spec.eps, maxDim);
+export function layernormResidualTexPlan(spec: LayernormResidualSpec, o: TexOptions): KernelPlan | null {
+  return lnPlan(true, spec.rows, spec.len, spec.eps, o);
 }
 
 // ---- layernormBackward ----------------------------------------------------------------------------
@@ -209,15 +211,17 @@ export function layernormResidualTexPlan(spec: LayernormResidualSpec, maxDim: nu
 // in: [x, gamma, mean, rstd, dy]; out: [dx, dgamma, dbeta]. Textures: x, dy, gamma, then the partials;
 // temps: the fix scalars (mg, mgx per row) and the partial dgamma | dbeta texels, each half laid out
 // [chunk j = 0..nc][group] (column-major: the column kernel reads one contiguous run per chunk).
+// Memoised per texture kind (the kind is also in every source key).
 const bwdSources = (() => {
-  let cache: { main: KernelSource; fix: KernelSource; cols: KernelSource } | null = null;
-  return () => {
-    if (cache) return cache;
+  const cache = new Map<TexAccess, { main: KernelSource; fix: KernelSource; cols: KernelSource }>();
+  return (ta: TexAccess) => {
+    const hit = cache.get(ta);
+    if (hit) return hit;
     const R = LN_BWD_R;
-    const decl = (dxType: 'vec4<f32>' | 'f32', stAccess: 'read' | 'write') => LN_HELPERS + texInput(0, 'x', 'sx') + texInput(1, 'dy', 'sx') +
-      texInput(2, 'gamma', 'sg') + storage(3, 'mean', 'f32', 'read') + storage(4, 'rstd', 'f32', 'read') +
+    const decl = (dxType: 'vec4<f32>' | 'f32', stAccess: 'read' | 'write') => helpers(ta) + LN_HELPERS + texInput(0, 'x', 'sx', ta) +
+      texInput(1, 'dy', 'sx', ta) + texInput(2, 'gamma', 'sg', ta) + storage(3, 'mean', 'f32', 'read') + storage(4, 'rstd', 'f32', 'read') +
       storage(5, dxType === 'f32' ? 'dx1' : 'dx', dxType as 'f32', 'write') + storage(6, 'st', 'f32', stAccess);
-    const main = source('layernormBackward:tex', () => ({
+    const main = source(`layernormBackward:${ta}`, () => ({
       wgsl: decl(vec, 'write') + storage(7, 'part', vec, 'write') + rowLayout.wgsl(8) + entry(SERIAL_WG, `${GROUP_HEAD(R)}
   let n = f32(u.len);
 ${rs(R).map((i) => `  let mu${i} = mean[rw${i}];
@@ -255,18 +259,18 @@ ${rs(R).map((i) => `    let xh${i} = (c_x${i} - vec4<f32>(mu${i})) * r${i};
     part[j * ng + gid] = pg;
     part[half + j * ng + gid] = pb;
 ${outStep('dx', (i) => `r${i} * (c_dy${i} * ga - vec4<f32>(mg${i}) - xh${i} * mgx${i})`, R)}`)}`),
-      bindings: [TEX_ACCESS, TEX_ACCESS, TEX_ACCESS, 'read', 'read', 'write', 'write', 'write'], uniform: rowLayout,
+      bindings: [ta, ta, ta, 'read', 'read', 'write', 'write', 'write'], uniform: rowLayout,
     }));
-    const fix = source('layernormBackward:tex:fix', () => ({
+    const fix = source(`layernormBackward:${ta}:fix`, () => ({
       wgsl: fixSource(decl('f32', 'read') + rowLayout.wgsl(7),
         '  let mu = mean[row];\n  let r = rstd[row];\n  let mg = st[2u * row];\n  let mgx = st[2u * row + 1u];',
         '      let xh = (ldt_x(t) - vec4<f32>(mu)) * r;',
         [['dx1', `r * (ldt_dy(t) * ${gath('gamma')} - vec4<f32>(mg) - xh * mgx)`]]),
-      bindings: [TEX_ACCESS, TEX_ACCESS, TEX_ACCESS, 'read', 'read', 'write', 'read'], uniform: rowLayout,
+      bindings: [ta, ta, ta, 'read', 'read', 'write', 'read'], uniform: rowLayout,
     }));
     // Column sums of the partials: one invocation per column chunk, groups in order.
-    const cols = source('layernormBackward:tex:cols', () => ({
-      wgsl: HELPERS + texInput(0, 'part', 'sx') + storage(1, 'dgamma', 'f32', 'write') + storage(2, 'dbeta', 'f32', 'write') +
+    const cols = source(`layernormBackward:${ta}:cols`, () => ({
+      wgsl: helpers(ta) + texInput(0, 'part', 'sx', ta) + storage(1, 'dgamma', 'f32', 'write') + storage(2, 'dbeta', 'f32', 'write') +
         rowLayout.wgsl(3) + entry(SERIAL_WG, `  let j = gid;
   if (j >= u.nc) { return; }
   let ng = (u.rows + ${R - 1}u) / ${R}u;
@@ -283,15 +287,16 @@ ${outStep('dx', (i) => `r${i} * (c_dy${i} * ga - vec4<f32>(mg${i}) - xh${i} * mg
   if (ok.y) { dgamma[c + 1u] = sg.y; dbeta[c + 1u] = sb.y; }
   if (ok.z) { dgamma[c + 2u] = sg.z; dbeta[c + 2u] = sb.z; }
   if (ok.w) { dgamma[c + 3u] = sg.w; dbeta[c + 3u] = sb.w; }`),
-      bindings: [TEX_ACCESS, 'write', 'write'], uniform: rowLayout,
+      bindings: [ta, 'write', 'write'], uniform: rowLayout,
     }));
-    cache = { main, fix, cols };
-    return cache;
+    const built = { main, fix, cols };
+    cache.set(ta, built);
+    return built;
   };
 })();
 
 type LayernormBackwardSpec = Extract<KernelSpec, { kind: 'layernormBackward' }>;
-export function layernormBackwardTexPlan(spec: LayernormBackwardSpec, maxDim: number): KernelPlan | null {
+export function layernormBackwardTexPlan(spec: LayernormBackwardSpec, o: TexOptions): KernelPlan | null {
   const { rows, len } = spec;
   const n = rows * len;
   if (n < 4) return null;
@@ -302,9 +307,9 @@ export function layernormBackwardTexPlan(spec: LayernormBackwardSpec, maxDim: nu
   const textures = textureSteps([
     { from: inp(0), elements: n }, { from: inp(4), elements: n }, { from: inp(1), elements: len },
     { from: tmp(1), elements: 4 * partTexels, before: colsStep },
-  ], maxDim);
+  ], o.maxTexDim);
   if (!textures) return null;
-  const { main, fix, cols } = bwdSources();
+  const { main, fix, cols } = bwdSources(o.tex);
   const u = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: shiftOf(textures[2]!), nc, eps: 0, ignore: 0 };
   const bind = [tex(0), tex(1), tex(2), inp(2), inp(3), out(0), tmp(0)];
   const steps = [{ source: main, bind: [...bind, tmp(1)], uniforms: u, workgroups: ceilDiv(ceilDiv(rows, LN_BWD_R), SERIAL_WG) }];

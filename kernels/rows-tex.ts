@@ -1,5 +1,6 @@
-// Row kernels, strategy 'serial-tex': barrier-free, one invocation per row (or per few rows),
-// inputs read through rgba32float textures, vec4 arithmetic, vec4 stores. Built for Mesa llvmpipe
+// Row kernels, strategies 'serial-tex' and 'serial-image': barrier-free, one invocation per row (or
+// per few rows), inputs read through rgba32float textures (sampled, or read-only storage textures:
+// TexAccess below), vec4 arithmetic, vec4 stores. Built for Mesa llvmpipe
 // (Dawn's GL backend without a GPU). Measured there, CPU time per invocation and vec4 (one thread):
 // storage-buffer load ~30 ns, workgroup-memory access ~13 ns, sampled texel fetch ~2.5-4 ns,
 // read-only storage-texture (image) load ~0.8 ns, vec4 storage store ~6 ns (four scalar stores ~10
@@ -40,12 +41,15 @@ import {
  */
 export const SERIAL_WG = 8;
 /**
- * Binding kind of the row kernels' textures: 'texture' (sampled: textureLoad(T, c, 0)). A read-only
- * rgba32float storage texture (textureLoad(T, c)) fetches ~3x cheaper on llvmpipe (~0.8 vs ~2.5 ns a
- * texel per invocation); switching needs an Access kind for it in the backend (see the report).
+ * Binding kind of the row kernels' textures: 'texture' (sampled, textureLoad(T, c, 0); strategy
+ * 'serial-tex') or 'image' (read-only rgba32float storage texture, textureLoad(T, c); strategy
+ * 'serial-image', needs the WGSL language feature readonly_and_readwrite_storage_textures). An image
+ * fetch is ~3x cheaper on llvmpipe (~0.8 vs ~2.5 ns a texel per invocation). The kind is part of
+ * every source key.
  */
-export const TEX_ACCESS = 'texture' as Access;
-const imageTex = (TEX_ACCESS as string) !== 'texture';
+export type TexAccess = Extract<Access, 'texture' | 'image'>;
+/** Options of the row-kernel plans: the device's maxTextureDimension2D and the texture binding kind. */
+export interface TexOptions { maxTexDim: number; tex: TexAccess }
 
 /** Texels per block of the online softmax normaliser. */
 const SM_BLOCK = 4;
@@ -64,9 +68,10 @@ export function rowTextureShape(texels: number, maxDim: number): TexShape | null
  * Texture binding `T_name` plus ldt_name(t) (texel t: elements 4t..4t+3), ld1_name(e) (element e)
  * and ld4_name(e) (elements e..e+3, any alignment); the log2 of the texture width is in u.<shift>.
  */
-export function texInput(binding: number, name: string, shift: string): string {
-  return `@group(0) @binding(${binding}) var T_${name}: ${imageTex ? 'texture_storage_2d<rgba32float, read>' : 'texture_2d<f32>'};
-fn ldt_${name}(t: u32) -> vec4<f32> { return textureLoad(T_${name}, vec2<u32>(t & ((1u << u.${shift}) - 1u), t >> u.${shift})${imageTex ? '' : ', 0'}); }
+export function texInput(binding: number, name: string, shift: string, tex: TexAccess): string {
+  const image = tex === 'image';
+  return `@group(0) @binding(${binding}) var T_${name}: ${image ? 'texture_storage_2d<rgba32float, read>' : 'texture_2d<f32>'};
+fn ldt_${name}(t: u32) -> vec4<f32> { return textureLoad(T_${name}, vec2<u32>(t & ((1u << u.${shift}) - 1u), t >> u.${shift})${image ? '' : ', 0'}); }
 fn ld1_${name}(e: u32) -> f32 { return ldt_${name}(e >> 2u)[e & 3u]; }
 fn ld4_${name}(e: u32) -> vec4<f32> {
   let a = ldt_${name}(e >> 2u);
@@ -80,7 +85,7 @@ fn ld4_${name}(e: u32) -> vec4<f32> {
 `;
 }
 
-export const HELPERS = (imageTex ? 'requires readonly_and_readwrite_storage_textures;\n' : '') + WGSL_SPECIALS + `
+const HELPERS = WGSL_SPECIALS + `
 const IDX4 = vec4<u32>(0u, 1u, 2u, 3u);
 fn ninf4() -> vec4<f32> { return vec4<f32>(-inf_f32()); }
 fn hsum(v: vec4<f32>) -> f32 { return (v.x + v.y) + (v.z + v.w); }
@@ -100,6 +105,8 @@ fn ol_final(m: vec4<f32>, s: vec4<f32>) -> vec2<f32> {
   return vec2<f32>(mm, hsum(s * w));
 }
 `;
+/** Shader header for texture kind `tex` (the `requires` directive of 'image') plus the shared helpers. */
+export const helpers = (tex: TexAccess): string => (tex === 'image' ? 'requires readonly_and_readwrite_storage_textures;\n' : '') + HELPERS;
 
 export const rowLayout = new UniformLayout([
   ['rows', 'u32'], ['len', 'u32'], ['nt', 'u32'], ['sx', 'u32'], ['sg', 'u32'], ['nc', 'u32'], ['eps', 'f32'], ['ignore', 'i32'],
@@ -157,17 +164,17 @@ interface RowKernel {
   value: string;
 }
 
-function rowKernelSources(k: RowKernel): { main: KernelSource; fix: KernelSource } {
+function rowKernelSources(k: RowKernel, tex: TexAccess): { main: KernelSource; fix: KernelSource } {
   const nt = k.texNames.length;
   const ns = k.saved.length;
   const decl = (outType: 'vec4' | 'f32', stAccess: 'read' | 'write') =>
-    HELPERS + k.texNames.map((n, i) => texInput(i, n, 'sx')).join('') +
+    helpers(tex) + k.texNames.map((n, i) => texInput(i, n, 'sx', tex)).join('') +
     k.extra.map(([n, t], i) => storage(nt + i, n, t, 'read')).join('') +
     storage(nt + k.extra.length, outType === 'vec4' ? 'y' : 'y1', (outType === 'vec4' ? 'vec4<f32>' : 'f32') as WgslType, 'write') +
     storage(nt + k.extra.length + 1, 'st', 'f32', stAccess) + rowLayout.wgsl(nt + k.extra.length + 2);
-  const bindings: Access[] = [...k.texNames.map(() => TEX_ACCESS), ...k.extra.map(() => 'read' as const), 'write'];
+  const bindings: Access[] = [...k.texNames.map(() => tex), ...k.extra.map(() => 'read' as const), 'write'];
   const pre = k.pre ?? '';
-  const main = source(`${k.key}:tex`, () => ({
+  const main = source(`${k.key}:${tex}`, () => ({
     wgsl: decl('vec4', 'write') + entry(SERIAL_WG, `${ROW_HEAD}
 ${k.rowPre ?? ''}
 ${k.stats}
@@ -177,7 +184,7 @@ ${k.stats}
 ${k.saved.map((n, i) => `  st[${ns}u * row + ${i}u] = ${n};`).join('\n')}`),
     bindings: [...bindings, 'write'], uniform: rowLayout,
   }));
-  const fix = source(`${k.key}:tex:fix`, () => ({
+  const fix = source(`${k.key}:${tex}:fix`, () => ({
     wgsl: decl('f32', 'read') + entry(SERIAL_WG, `${ROW_HEAD}
 ${k.rowPre ?? ''}
 ${k.saved.map((n, i) => `  let ${n} = st[${ns}u * row + ${i}u];`).join('\n')}
@@ -206,13 +213,13 @@ ${pre}
  */
 function rowKernelPlan(
   k: RowKernel, rows: number, len: number, texFrom: readonly BufRef[], extraFrom: readonly BufRef[], yOut: BufRef,
-  maxDim: number, uniforms: Record<string, number> = {},
+  o: TexOptions, uniforms: Record<string, number> = {},
 ): KernelPlan | null {
   const n = rows * len;
   if (n < 4) return null; // a vec4 binding needs 16 bytes: the workgroup kernels serve tiny tensors
-  const textures = textureSteps(texFrom.map((from) => ({ from, elements: n })), maxDim);
+  const textures = textureSteps(texFrom.map((from) => ({ from, elements: n })), o.maxTexDim);
   if (!textures) return null;
-  const { main, fix } = rowKernelSources(k);
+  const { main, fix } = rowKernelSources(k, o.tex);
   const u = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: 0, ...uniforms };
   const ins = [...texFrom.map((_, i) => tex(i)), ...extraFrom];
   const wg = ceilDiv(rows, SERIAL_WG);
@@ -242,7 +249,7 @@ ${js.map((j) => `    let v${j} = select(ninf4(), ldt_x(t + ${j}u), lanes(t + ${j
 })();
 
 type SoftmaxSpec = Extract<KernelSpec, { kind: 'softmax' }>;
-export function softmaxTexPlan(spec: SoftmaxSpec, maxDim: number): KernelPlan | null {
+export function softmaxTexPlan(spec: SoftmaxSpec, o: TexOptions): KernelPlan | null {
   const k: RowKernel = spec.log
     ? {
         key: 'softmax:log', texNames: ['x'], extra: [], stats: STATS, saved: ['m', 's'],
@@ -252,11 +259,11 @@ export function softmaxTexPlan(spec: SoftmaxSpec, maxDim: number): KernelPlan | 
         key: 'softmax:lin', texNames: ['x'], extra: [], stats: STATS, saved: ['m', 's'],
         pre: '    let inv = 1.0 / s;', value: 'select(exp(ldt_x(t) - vec4<f32>(m)) * inv, vec4<f32>(0.0), m == -inf_f32())',
       };
-  return rowKernelPlan(k, spec.rows, spec.len, [inp(0)], [], out(0), maxDim);
+  return rowKernelPlan(k, spec.rows, spec.len, [inp(0)], [], out(0), o);
 }
 
 type SoftmaxBackwardSpec = Extract<KernelSpec, { kind: 'softmaxBackward' }>;
-export function softmaxBackwardTexPlan(spec: SoftmaxBackwardSpec, maxDim: number): KernelPlan | null {
+export function softmaxBackwardTexPlan(spec: SoftmaxBackwardSpec, o: TexOptions): KernelPlan | null {
   const k: RowKernel = spec.log
     ? {
         key: 'softmaxBackward:log', texNames: ['y', 'dy'], extra: [], saved: ['s'],
@@ -272,25 +279,25 @@ export function softmaxBackwardTexPlan(spec: SoftmaxBackwardSpec, maxDim: number
   let s = hsum(a4);`,
         value: 'ldt_y(t) * (ldt_dy(t) - vec4<f32>(s))',
       };
-  return rowKernelPlan(k, spec.rows, spec.len, [inp(0), inp(1)], [], out(0), maxDim);
+  return rowKernelPlan(k, spec.rows, spec.len, [inp(0), inp(1)], [], out(0), o);
 }
 
 // ---- cross-entropy ---------------------------------------------------------------------------
 
 type CrossEntropySpec = Extract<KernelSpec, { kind: 'crossEntropy' }>;
-export function crossEntropyTexPlan(spec: CrossEntropySpec, maxDim: number): KernelPlan | null {
+export function crossEntropyTexPlan(spec: CrossEntropySpec, o: TexOptions): KernelPlan | null {
   const n = spec.rows * spec.classes;
-  const textures = textureSteps([{ from: inp(0), elements: n }], maxDim);
+  const textures = textureSteps([{ from: inp(0), elements: n }], o.maxTexDim);
   if (!textures) return null;
-  const src = source('crossEntropy:tex', () => ({
-    wgsl: HELPERS + texInput(0, 'x', 'sx') + storage(1, 'labels', 'i32', 'read') + storage(2, 'loss', 'f32', 'write') +
+  const src = source(`crossEntropy:${o.tex}`, () => ({
+    wgsl: helpers(o.tex) + texInput(0, 'x', 'sx', o.tex) + storage(1, 'labels', 'i32', 'read') + storage(2, 'loss', 'f32', 'write') +
       rowLayout.wgsl(3) + entry(SERIAL_WG, `${ROW_HEAD}
   let label = labels[row];
   if (label == u.ignore) { loss[row] = 0.0; return; }
 ${STATS}
   if (label < 0 || label >= i32(u.len)) { loss[row] = nan_f32(); }
   else { loss[row] = (m - ld1_x(base + u32(label))) + log(s); }`),
-    bindings: [TEX_ACCESS, 'read', 'write'], uniform: rowLayout,
+    bindings: [o.tex, 'read', 'write'], uniform: rowLayout,
   }));
   const { rows, classes: len } = spec;
   const uniforms = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: spec.ignoreIndex };
@@ -298,7 +305,7 @@ ${STATS}
 }
 
 type CrossEntropyBackwardSpec = Extract<KernelSpec, { kind: 'crossEntropyBackward' }>;
-export function crossEntropyBackwardTexPlan(spec: CrossEntropyBackwardSpec, maxDim: number): KernelPlan | null {
+export function crossEntropyBackwardTexPlan(spec: CrossEntropyBackwardSpec, o: TexOptions): KernelPlan | null {
   const k: RowKernel = {
     key: 'crossEntropyBackward', texNames: ['x'], extra: [['labels', 'i32'], ['dloss', 'f32']], stats: STATS, saved: ['m', 's'],
     rowPre: `  let label = labels[row];
@@ -307,7 +314,7 @@ export function crossEntropyBackwardTexPlan(spec: CrossEntropyBackwardSpec, maxD
     let onehot = select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<i32>(vec4<u32>(4u * t) + IDX4 - vec4<u32>(base)) == vec4<i32>(label));`,
     value: 'select((exp(ldt_x(t) - vec4<f32>(m)) * inv - onehot) * g, vec4<f32>(0.0), label == u.ignore)',
   };
-  return rowKernelPlan(k, spec.rows, spec.classes, [inp(0)], [inp(1), inp(2)], out(0), maxDim, { ignore: spec.ignoreIndex });
+  return rowKernelPlan(k, spec.rows, spec.classes, [inp(0)], [inp(1), inp(2)], out(0), o, { ignore: spec.ignoreIndex });
 }
 
 // ---- reduce ----------------------------------------------------------------------------------
@@ -315,18 +322,18 @@ export function crossEntropyBackwardTexPlan(spec: CrossEntropyBackwardSpec, maxD
 const redLayout = new UniformLayout([['outer', 'u32'], ['len', 'u32'], ['inner', 'u32'], ['scale', 'f32'], ['sx', 'u32'], ['nt', 'u32']]);
 
 type ReduceSpec = Extract<KernelSpec, { kind: 'reduce' }>;
-export function reduceTexPlan(spec: ReduceSpec, maxDim: number): KernelPlan | null {
+export function reduceTexPlan(spec: ReduceSpec, o: TexOptions): KernelPlan | null {
   const { op, outer, len, inner } = spec;
   if (op !== 'sum' && op !== 'max') throw new Error(`reduce: unknown op ${op}`);
   const isSum = op === 'sum';
   const id4 = isSum ? 'vec4<f32>(0.0)' : 'ninf4()';
   const comb = (a: string, b: string) => (isSum ? `${a} + ${b}` : `max(${a}, ${b})`);
   const fin = isSum ? 'hsum(acc) * u.scale' : 'hmax(acc)';
-  const textures = textureSteps([{ from: inp(0), elements: outer * len * inner }], maxDim);
+  const textures = textureSteps([{ from: inp(0), elements: outer * len * inner }], o.maxTexDim);
   if (!textures) return null;
   const uniforms = { outer, len, inner, scale: spec.scale, sx: shiftOf(textures[0]!), nt: rowTexels(outer, len) };
-  const rowsSrc = source(`reduce:${op}:rows:tex`, () => ({
-    wgsl: HELPERS + texInput(0, 'x', 'sx') + storage(1, 'y', 'f32', 'write') + redLayout.wgsl(2) + entry(SERIAL_WG, `  let row = gid;
+  const rowsSrc = source(`reduce:${op}:rows:${o.tex}`, () => ({
+    wgsl: helpers(o.tex) + texInput(0, 'x', 'sx', o.tex) + storage(1, 'y', 'f32', 'write') + redLayout.wgsl(2) + entry(SERIAL_WG, `  let row = gid;
   if (row >= u.outer) { return; }
   let base = row * u.len;
   let end = base + u.len;
@@ -334,11 +341,11 @@ export function reduceTexPlan(spec: ReduceSpec, maxDim: number): KernelPlan | nu
   var acc = ${id4};
   ${TEXEL_LOOP(`    acc = ${comb('acc', `select(${id4}, ldt_x(t), ok)`)};`)}
   y[row] = ${fin};`),
-    bindings: [TEX_ACCESS, 'write'], uniform: redLayout,
+    bindings: [o.tex, 'write'], uniform: redLayout,
   }));
   // cols: one invocation per (o, 4 consecutive i), looping over j in order; per-lane results.
-  const colsSrc = source(`reduce:${op}:cols:tex`, () => ({
-    wgsl: HELPERS + texInput(0, 'x', 'sx') + storage(1, 'y', 'f32', 'write') + redLayout.wgsl(2) + entry(SERIAL_WG, `  let i4 = (u.inner + 3u) >> 2u;
+  const colsSrc = source(`reduce:${op}:cols:${o.tex}`, () => ({
+    wgsl: helpers(o.tex) + texInput(0, 'x', 'sx', o.tex) + storage(1, 'y', 'f32', 'write') + redLayout.wgsl(2) + entry(SERIAL_WG, `  let i4 = (u.inner + 3u) >> 2u;
   if (gid >= u.outer * i4) { return; }
   let o = gid / i4;
   let i = 4u * (gid % i4);
@@ -352,7 +359,7 @@ export function reduceTexPlan(spec: ReduceSpec, maxDim: number): KernelPlan | nu
   if (ok.y) { y[q + 1u] = acc.y; }
   if (ok.z) { y[q + 2u] = acc.z; }
   if (ok.w) { y[q + 3u] = acc.w; }`),
-    bindings: [TEX_ACCESS, 'write'], uniform: redLayout,
+    bindings: [o.tex, 'write'], uniform: redLayout,
   }));
   const rowsVariant = inner === 1;
   return {

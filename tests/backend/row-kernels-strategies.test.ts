@@ -1,7 +1,9 @@
 // Row-kernel strategies (kernels/rows-strategy.ts): every strategy equals the float64 reference on
 // the row kinds, including layernormResidual, rows spanning several texture rows, odd lengths and
 // edge labels, rows shorter than a texel (one texel holding several rows), an outlier at a row start;
-// results are deterministic; the pipeline set does not depend on sizes.
+// results are deterministic; the pipeline set does not depend on sizes. serial-image (read-only
+// storage textures) is skipped where the GPU lacks the WGSL feature; its plans never share a source
+// with serial-tex's. The adapter heuristic picks image > tex on software / GL adapters.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostArray, KernelSpec, Storage } from '../../engine/backend/spec.js';
@@ -9,7 +11,8 @@ import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import { SeededRandom } from '../../engine/random.js';
 import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
-import { ROW_STRATEGIES, heuristicRowStrategy } from '../../kernels/rows-strategy.js';
+import { ROW_STRATEGIES, heuristicRowStrategy, planRowKernel, rowStrategySupported, type RowAdapterInfo } from '../../kernels/rows-strategy.js';
+import { IMAGE_FEATURE } from '../../kernels/matmul.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -67,11 +70,56 @@ function cases(rng: SeededRandom): { spec: KernelSpec; ins: In[]; outs: number[]
 }
 
 describe('row-kernel strategies', () => {
-  it('adapter heuristic names a known strategy', () => {
-    expect(ROW_STRATEGIES).toContain(heuristicRowStrategy(gpu.adapter));
+  it('adapter heuristic names a known, supported strategy; the backend starts with it', () => {
+    const h = heuristicRowStrategy(gpu.adapter);
+    expect(ROW_STRATEGIES).toContain(h);
+    expect(rowStrategySupported(h, gpu.adapter.wgslFeatures)).toBe(true);
+    expect(gpu.rowStrategy).toBe(process.env['WEBGPU_ROWS']?.trim() || h);
+  });
+  it('heuristic: serial-image on software / GL adapters with the feature, serial-tex without, workgroup on GPUs', () => {
+    const a = (backend: string, description: string, wgslFeatures: string[]): RowAdapterInfo => ({ backend, description, device: '', architecture: '', wgslFeatures });
+    expect(heuristicRowStrategy(a('opengles', 'llvmpipe (LLVM 15.0.7, 256 bits)', [IMAGE_FEATURE]))).toBe('serial-image');
+    expect(heuristicRowStrategy(a('opengles', 'llvmpipe (LLVM 15.0.7, 256 bits)', []))).toBe('serial-tex');
+    expect(heuristicRowStrategy(a('vulkan', 'SwiftShader Device', ['packed_4x8_integer_dot_product']))).toBe('serial-tex');
+    expect(heuristicRowStrategy(a('vulkan', 'NVIDIA H100', [IMAGE_FEATURE]))).toBe('workgroup');
+    expect(heuristicRowStrategy(a('metal', 'Apple M2', []))).toBe('workgroup');
+  });
+  it('serial-image and serial-tex plans differ in source keys, binding kinds and the requires directive', () => {
+    const specs: KernelSpec[] = [
+      { kind: 'softmax', log: false, rows: 3, len: 7 }, { kind: 'softmax', log: true, rows: 3, len: 8 },
+      { kind: 'softmaxBackward', log: false, rows: 3, len: 7 }, { kind: 'softmaxBackward', log: true, rows: 3, len: 7 },
+      { kind: 'layernorm', rows: 3, len: 7, eps: 1e-5 }, { kind: 'layernormResidual', rows: 3, len: 7, eps: 1e-5 },
+      { kind: 'layernormBackward', rows: 3, len: 7 }, { kind: 'crossEntropy', rows: 3, classes: 7, ignoreIndex: -100 },
+      { kind: 'crossEntropyBackward', rows: 3, classes: 7, ignoreIndex: -100 },
+      { kind: 'reduce', op: 'sum', outer: 3, len: 7, inner: 1, scale: 1 }, { kind: 'reduce', op: 'max', outer: 3, len: 7, inner: 2, scale: 1 },
+    ];
+    const texKeys = new Set<string>();
+    const imageKeys = new Set<string>();
+    for (const spec of specs) {
+      expect(planRowKernel(spec, 'workgroup', 8192)).toBeNull();
+      for (const [strategy, kind, keys] of [['serial-tex', 'texture', texKeys], ['serial-image', 'image', imageKeys]] as const) {
+        const plan = planRowKernel(spec, strategy, 8192)!;
+        expect(plan, `${strategy} ${spec.kind}`).not.toBeNull();
+        for (const src of plan.warm ?? plan.steps.map((s) => s.source)) {
+          keys.add(src.key);
+          const texBindings = src.bindings.filter((b) => b === 'texture' || b === 'image');
+          expect(texBindings.length, src.key).toBeGreaterThan(0);
+          expect(texBindings.every((b) => b === kind), src.key).toBe(true);
+          expect(src.wgsl.startsWith('requires readonly_and_readwrite_storage_textures;'), src.key).toBe(kind === 'image');
+          expect(src.wgsl.includes('texture_storage_2d<rgba32float, read>'), src.key).toBe(kind === 'image');
+        }
+      }
+    }
+    expect(texKeys.size).toBe(imageKeys.size);
+    for (const k of imageKeys) expect(texKeys.has(k), k).toBe(false);
+  });
+  it('setRowStrategy rejects unknown names and unsupported strategies', () => {
+    expect(() => gpu.setRowStrategy('nope' as never)).toThrow(/unknown row-kernel strategy/);
+    if (!rowStrategySupported('serial-image', gpu.adapter.wgslFeatures)) expect(() => gpu.setRowStrategy('serial-image')).toThrow(/lacks/);
   });
   for (const strategy of ROW_STRATEGIES) {
-    it(`${strategy}: equals the reference, deterministic`, async () => {
+    it(`${strategy}: equals the reference, deterministic`, async (ctx) => {
+      if (!rowStrategySupported(strategy, gpu.adapter.wgslFeatures)) ctx.skip();
       gpu.setRowStrategy(strategy);
       for (const c of cases(new SeededRandom(7))) {
         const g = await run(gpu, c.spec, c.ins, c.outs);
@@ -81,7 +129,8 @@ describe('row-kernel strategies', () => {
         g2.forEach((o, i) => expect(Array.from(o)).toEqual(Array.from(g[i]!)));
       }
     }, 120_000);
-    it(`${strategy}: pipeline count does not depend on sizes`, async () => {
+    it(`${strategy}: pipeline count does not depend on sizes`, async (ctx) => {
+      if (!rowStrategySupported(strategy, gpu.adapter.wgslFeatures)) ctx.skip();
       gpu.setRowStrategy(strategy);
       const rng = new SeededRandom(3);
       const counts: number[] = [];

@@ -8,7 +8,7 @@
 /**
  * TEXTURE_BINDING | COPY_DST | STORAGE_BINDING. STORAGE_BINDING lets a kernel bind a pooled texture as
  * a read-only rgba32float storage texture, whose loads are ~3x cheaper than sampled-texture loads on
- * llvmpipe (kernels/rows-tex.ts, TEX_ACCESS).
+ * llvmpipe (image-RxC matmul strategies, serial-image row kernels, image-input elementwise kernels).
  */
 const USAGE = 0x04 | 0x02 | 0x08;
 
