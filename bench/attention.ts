@@ -1,6 +1,9 @@
 // Fused attention (F.attention) vs the composite softmax(QK^T * scale + mask) V, forward + backward,
 // on the WebGPU backend. Usage: npx tsx bench/attention.ts [B nh T hs] [--iters N] [--dropout]
-// [--variant texture|storage] (default: the backend's per-adapter choice, or env WEBGPU_ATTENTION).
+// [--variant texture|storage] (default: the backend's per-adapter choice, or env WEBGPU_ATTENTION)
+// [--layout bhtd|bthd]: 'bhtd' (default) times both paths on (B, nh, T, hs) tensors; 'bthd' is what
+// BERT does: q, k, v are the linear layers' (B, T, nh, hs), the fused op reads them in place
+// (layout 'bthd') and the composite permutes them to (B, nh, T, hs) and its output back.
 // Prints median ms of forward only and of forward+backward for each path, and the speedups.
 
 import { F, randn, tensor, tidy, type Tensor } from '../engine/index.js';
@@ -13,24 +16,29 @@ const [B, nh, T, hs] = args.length >= 4 ? args.slice(0, 4).map(Number) : [32, 4,
 const dropout = process.argv.includes('--dropout') ? 0.1 : 0;
 const variantArg = process.argv.indexOf('--variant');
 const variant = variantArg > 0 ? (process.argv[variantArg + 1] as 'texture' | 'storage') : undefined;
+const layoutArg = process.argv.indexOf('--layout');
+const layout = layoutArg > 0 ? (process.argv[layoutArg + 1] as 'bhtd' | 'bthd') : 'bhtd';
+if (layout !== 'bhtd' && layout !== 'bthd') throw new Error(`--layout ${String(layout)}: bhtd or bthd`);
 
 export async function benchAttention(): Promise<{ composite: number; fused: number }> {
   const backend = await createNodeBackend();
   if (variant) backend.setAttentionVariant(variant);
-  const mk = () => randn([B, nh, T, hs], { backend, seed: 1 });
+  const shape = layout === 'bthd' ? [B, T, nh, hs] : [B, nh, T, hs];
+  const mk = () => randn(shape, { backend, seed: 1 });
   const q = mk(); const k = mk(); const v = mk();
   for (const t of [q, k, v]) t.requiresGrad = true;
   const keep = new Float32Array(B * T).map((_, i) => (i % T < T - (Math.floor(i / T) % 17) ? 1 : 0));
   const mask = tensor(keep, [B, T], { backend });
-  const go = randn([B, nh, T, hs], { backend, seed: 2 });
+  const go = randn(shape, { backend, seed: 2 });
   const scale = 1 / Math.sqrt(hs);
+  const heads = (t: Tensor) => (layout === 'bthd' ? F.permute(t, [0, 2, 1, 3]) : t); // (B, T, nh, hs) <-> (B, nh, T, hs)
   const composite = (): Tensor => {
     const bias = F.reshape(F.mul(F.sub(1, mask), -3.4028234663852886e38), [B, 1, 1, T]);
-    const att = F.add(F.mul(F.matmul(q, k, { transB: true }), scale), bias);
+    const att = F.add(F.mul(F.matmul(heads(q), heads(k), { transB: true }), scale), bias);
     const p = F.softmax(att);
-    return F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, v);
+    return heads(F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, heads(v)));
   };
-  const fused = (): Tensor => F.attention(q, k, v, { mask, scale, dropout, seed: 7, training: true });
+  const fused = (): Tensor => F.attention(q, k, v, { mask, scale, dropout, seed: 7, training: true, layout });
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   /** Median ms of forward only and of forward+backward (the first run of each compiles pipelines). */
   const time = async (f: () => Tensor): Promise<{ fwd: number; both: number }> => {
@@ -61,7 +69,7 @@ export async function benchAttention(): Promise<{ composite: number; fused: numb
     c[0]!.push(a.fwd); c[1]!.push(a.both); z[0]!.push(b.fwd); z[1]!.push(b.both);
   }
   const [cf, cb, zf, zb] = [median(c[0]!), median(c[1]!), median(z[0]!), median(z[1]!)];
-  console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms over 3 rounds x ${iters}:`);
+  console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} layout=${layout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms over 3 rounds x ${iters}:`);
   console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
   console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x`);
   backend.destroy();

@@ -1,7 +1,10 @@
-// Fused scaled-dot-product attention over q, k, v viewed as [BH, T, hs] (hs a multiple of 4; the op
-// pads otherwise), with an additive per-key bias [B, T] (head h of batch b reads row bh / heads),
+// Fused scaled-dot-product attention over q, k, v with BH heads of T rows of hs (hs a multiple of 4;
+// the op pads otherwise), with an additive per-key bias [B, T] (head h of batch b reads row bh / heads),
 // a scale, and optional dropout on the probabilities from the counter RNG of engine/random.ts (the
-// same mask as F.dropout on the [BH, T, T] probability tensor with that seed).
+// same mask as F.dropout on the [BH, T, T] probability tensor with that seed). Row i of head bh lies
+// at memory row base + i * RS, base and RS from the spec's layout ('bhtd' [B, nh, T, hs] or 'bthd'
+// [B, T, nh, hs], kernels/attention-tex.ts layoutStrides) passed as uniforms: one pipeline serves both.
+// This file: the 'storage' variant (real GPUs) and the variant switch; attention-tex*.ts: 'texture'.
 //
 // Cost model (Mesa llvmpipe): every storage or workgroup load costs about the same per invocation
 // whatever its width, arithmetic is cheap; so q/k/v/o are read as vec4 and every phase is register
@@ -30,7 +33,8 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { WGSL_RANDOM } from '../engine/random.js';
-import { texAttentionBackwardKernel, texAttentionKernel } from './attention-tex.js';
+import { texAttentionBackwardKernel } from './attention-tex-bwd.js';
+import { TEX_TILES, layoutStrides, texAttentionKernel } from './attention-tex.js';
 import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
 
 /** Storage declaration with any element type (common.ts's helper takes scalar types only). */
@@ -41,7 +45,7 @@ const TILE = 64;
 const range = (n: number) => [...Array(n).keys()];
 const layout = new UniformLayout([
   ['bh', 'u32'], ['heads', 'u32'], ['t', 'u32'], ['h4', 'u32'], ['tiles', 'u32'],
-  ['scale', 'f32'], ['seed', 'u32'], ['threshold', 'f32'], ['dscale', 'f32'],
+  ['scale', 'f32'], ['seed', 'u32'], ['threshold', 'f32'], ['dscale', 'f32'], ['hstr', 'u32'], ['rs', 'u32'],
 ]);
 
 type AttentionSpec = Extract<KernelSpec, { kind: 'attention' }>;
@@ -53,6 +57,7 @@ function uniforms(spec: AttentionSpec | AttentionBackwardSpec) {
   return {
     bh: spec.bh, heads: spec.heads, t: spec.t, h4: spec.hs / 4, tiles: ceilDiv(spec.t, TILE), scale: spec.scale,
     seed: spec.seed >>> 0, threshold: Math.min(1, Math.max(0, Math.ceil(p * 16777216) / 16777216)), dscale: p < 1 ? 1 / (1 - p) : 0,
+    ...layoutStrides(spec),
   };
 }
 
@@ -104,8 +109,11 @@ const HEAD = `  if (wgid >= u.bh * u.tiles) { return; }
   let H4 = u.h4;
   let bh = wgid / u.tiles;
   let blk = (wgid % u.tiles) * ${TILE}u;
-  let base = bh * T;
-  let bb = (bh / u.heads) * T;
+  let bat = bh / u.heads;
+  let bb = bat * T;
+  // Memory row of (bh, i) is base + i * RS: bh * T + i ('bhtd') or (b * T + i) * heads + h ('bthd').
+  let base = bb * u.heads + (bh - bat * u.heads) * u.hstr;
+  let RS = u.rs;
   let ty = lid >> 3u;
   let tx = lid & 7u;`;
 
@@ -114,13 +122,13 @@ function forwardWgsl(nc: number, masked: boolean, dropout: boolean): string {
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'o', 'vec4<f32>', 'write') +
     storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;`).join('\n')}
+${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;`).join('\n')}
 ${range(8).map((a) => range(nc).map((c) => `  var o${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
   var m = -inf_f32();
   var l = 0.0;
   for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
-${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u)) * H4;`).join('\n')}
+${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u) * RS) * H4;`).join('\n')}
 ${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }])}
 ${range(8).map((b) => `    let bi${b} = ${masked ? `bias[bb + min(k0 + tx + ${8 * b}u, T - 1u)]` : '0.0'};`).join('\n')}
 ${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, s${a}_${b} * u.scale + bi${b});`).join(' ')).join('\n')}
@@ -144,15 +152,15 @@ ${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u 
     wg_sync();
 ${range(8).map((a) => `    let al${a} = AL[ty * 8u + ${a}u];`).join('\n')}
 ${range(8).map((a) => '    ' + range(nc).map((c) => `o${a}_${c} = o${a}_${c} * al${a};`).join(' ')).join('\n')}
-${accumulate('o', 'v', '(base + k0 + j) * H4', 'nj', nc)}
+${accumulate('o', 'v', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
   AL[lid] = select(1.0 / l, 0.0, l == 0.0);
-  if (blk + lid < T) { stats[base + blk + lid] = vec2<f32>(m, select(log(l), 0.0, l == 0.0)); }
+  if (blk + lid < T) { stats[base + (blk + lid) * RS] = vec2<f32>(m, select(log(l), 0.0, l == 0.0)); }
   wg_sync();
 ${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
     let inv = AL[ty * 8u + ${a}u];
-    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
 ${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { o[ob + tx + ${8 * c}u] = o${a}_${c} * inv; }`).join('\n')}
   }`).join('\n')}`);
 }
@@ -174,9 +182,13 @@ export function envAttentionVariant(): AttentionVariant | undefined {
   return v as AttentionVariant;
 }
 
-export function attentionKernel(spec: AttentionSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192): KernelPlan {
+/**
+ * The plan of `variant`; `image`: the texture variant binds its textures as read-only storage
+ * textures (the backend sets it where the WGSL feature exists and its matmul reads images).
+ */
+export function attentionKernel(spec: AttentionSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192, image = false): KernelPlan {
   if (variant === 'texture') {
-    const plan = texAttentionKernel(spec, maxTexDim);
+    const plan = texAttentionKernel(spec, maxTexDim, TEX_TILES, image);
     if (plan) return plan;
   }
   const nc = ncFor(spec.hs);
@@ -196,19 +208,31 @@ export function attentionKernel(spec: AttentionSpec, variant: AttentionVariant =
 
 const statsLayout = new UniformLayout([['rows', 'u32'], ['h4', 'u32']]);
 
+/** Per memory row D = rowsum(dO * O), stored with the forward's (m, log l) as (m, log l, D, 0). */
+const statsSource = source('attention:stats', () => ({
+  wgsl: storage(0, 'o', 'vec4<f32>', 'read') + storage(1, 'gy', 'vec4<f32>', 'read') +
+    storage(2, 'ml', 'vec2<f32>', 'read') + storage(3, 'st', 'vec4<f32>', 'write') + statsLayout.wgsl(4) +
+    entry(EW_WG, `  if (gid >= u.rows) { return; }
+  var acc = 0.0;
+  let b = gid * u.h4;
+  for (var d = 0u; d < u.h4; d = d + 1u) { acc = acc + dot(o[b + d], gy[b + d]); }
+  st[gid] = vec4<f32>(ml[gid], acc, 0.0);`),
+  bindings: ['read', 'read', 'read', 'write'], uniform: statsLayout,
+}));
+
 function dqWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
     storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dq', 'vec4<f32>', 'write') + layout.wgsl(7) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;
-  let sr${a} = st[base + min(blk + ty * 8u + ${a}u, T - 1u)];`).join('\n')}
+${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;
+  let sr${a} = st[base + min(blk + ty * 8u + ${a}u, T - 1u) * RS];`).join('\n')}
   let gr0 = qr0;
 ${range(7).map((a) => `  let gr${a + 1} = qr${a + 1};`).join('\n')}
 ${range(8).map((a) => range(nc).map((c) => `  var dq${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
   for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
-${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u)) * H4;`).join('\n')}
+${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u) * RS) * H4;`).join('\n')}
     let vr0 = kr0;
 ${range(7).map((b) => `    let vr${b + 1} = kr${b + 1};`).join('\n')}
 ${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }, { acc: 'g', rowArr: 'gy', row: 'gr', colArr: 'v', col: 'vr' }])}
@@ -218,11 +242,11 @@ ${range(8).map((a) => range(8).map((b) => `    {
       wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, p * (g${a}_${b} * ${dropFactor(dropout, `blk + ty * 8u + ${a}u`, `k0 + tx + ${8 * b}u`)} - sr${a}.z));
     }`).join('\n')).join('\n')}
     wg_sync();
-${accumulate('dq', 'k', '(base + k0 + j) * H4', 'nj', nc)}
+${accumulate('dq', 'k', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
 ${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
-    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
 ${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dq[ob + tx + ${8 * c}u] = dq${a}_${c} * u.scale; }`).join('\n')}
   }`).join('\n')}`);
 }
@@ -234,15 +258,15 @@ function dkvWgsl(nc: number, masked: boolean, dropout: boolean): string {
     storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dk', 'vec4<f32>', 'write') +
     storage(7, 'dv', 'vec4<f32>', 'write') + layout.wgsl(8) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let kr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u)) * H4;
+${range(8).map((a) => `  let kr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;
   let bi${a} = ${masked ? `bias[bb + min(blk + ty * 8u + ${a}u, T - 1u)]` : '0.0'};`).join('\n')}
   let vr0 = kr0;
 ${range(7).map((a) => `  let vr${a + 1} = kr${a + 1};`).join('\n')}
 ${range(8).map((a) => range(nc).map((c) => `  var dk${a}_${c} = vec4<f32>(0.0); var dv${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
   for (var q0 = 0u; q0 < T; q0 = q0 + ${TILE}u) {
     let nj = min(${TILE}u, T - q0);
-${range(8).map((b) => `    let qr${b} = (base + min(q0 + tx + ${8 * b}u, T - 1u)) * H4;
-    let sr${b} = st[base + min(q0 + tx + ${8 * b}u, T - 1u)];`).join('\n')}
+${range(8).map((b) => `    let qr${b} = (base + min(q0 + tx + ${8 * b}u, T - 1u) * RS) * H4;
+    let sr${b} = st[base + min(q0 + tx + ${8 * b}u, T - 1u) * RS];`).join('\n')}
     let gr0 = qr0;
 ${range(7).map((b) => `    let gr${b + 1} = qr${b + 1};`).join('\n')}
 ${dots([{ acc: 's', rowArr: 'k', row: 'kr', colArr: 'q', col: 'qr' }, { acc: 'g', rowArr: 'v', row: 'vr', colArr: 'gy', col: 'gr' }])}
@@ -253,37 +277,27 @@ ${range(8).map((a) => range(8).map((b) => `    {
       g${a}_${b} = p * (g${a}_${b} * f - sr${b}.z);
     }`).join('\n')).join('\n')}
     wg_sync();
-${accumulate('dv', 'gy', '(base + q0 + j) * H4', 'nj', nc)}
+${accumulate('dv', 'gy', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
 ${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, g${a}_${b});`).join(' ')).join('\n')}
     wg_sync();
-${accumulate('dk', 'q', '(base + q0 + j) * H4', 'nj', nc)}
+${accumulate('dk', 'q', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
 ${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
-    let ob = (base + blk + ty * 8u + ${a}u) * H4;
+    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
 ${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dk[ob + tx + ${8 * c}u] = dk${a}_${c} * u.scale; dv[ob + tx + ${8 * c}u] = dv${a}_${c}; }`).join('\n')}
   }`).join('\n')}`);
 }
 
-export function attentionBackwardKernel(spec: AttentionBackwardSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192): KernelPlan {
+export function attentionBackwardKernel(spec: AttentionBackwardSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192, image = false): KernelPlan {
   if (variant === 'texture') {
-    const plan = texAttentionBackwardKernel(spec, maxTexDim);
+    const plan = texAttentionBackwardKernel(spec, maxTexDim, TEX_TILES, image);
     if (plan) return plan;
   }
   const nc = ncFor(spec.hs);
   const dropout = spec.p > 0;
   const tag = `nc${nc}:${spec.masked ? 'm' : 'n'}:${dropout ? 'd' : 'n'}`;
-  const statsSrc = source('attention:stats', () => ({
-    wgsl: storage(0, 'o', 'vec4<f32>', 'read') + storage(1, 'gy', 'vec4<f32>', 'read') +
-      storage(2, 'ml', 'vec2<f32>', 'read') + storage(3, 'st', 'vec4<f32>', 'write') + statsLayout.wgsl(4) +
-      entry(EW_WG, `  if (gid >= u.rows) { return; }
-  var acc = 0.0;
-  let b = gid * u.h4;
-  for (var d = 0u; d < u.h4; d = d + 1u) { acc = acc + dot(o[b + d], gy[b + d]); }
-  st[gid] = vec4<f32>(ml[gid], acc, 0.0);`),
-    bindings: ['read', 'read', 'read', 'write'], uniform: statsLayout,
-  }));
   const dqSrc = source(`attention:dq:${tag}`, () => ({
     wgsl: dqWgsl(nc, spec.masked, dropout),
     bindings: ['read', 'read', 'read', 'read', 'read', 'read', 'write'], uniform: layout,
@@ -298,7 +312,7 @@ export function attentionBackwardKernel(spec: AttentionBackwardSpec, variant: At
   return {
     temps: [rows * 4],
     steps: [
-      { source: statsSrc, bind: [inp(4), inp(6), inp(5), tmp(0)], uniforms: { rows, h4: spec.hs / 4 }, workgroups: ceilDiv(rows, EW_WG) },
+      { source: statsSource, bind: [inp(4), inp(6), inp(5), tmp(0)], uniforms: { rows, h4: spec.hs / 4 }, workgroups: ceilDiv(rows, EW_WG) },
       { source: dqSrc, bind: [inp(0), inp(1), inp(2), inp(3), inp(6), tmp(0), out(0)], uniforms: u, workgroups: spec.bh * u.tiles },
       { source: dkvSrc, bind: [inp(0), inp(1), inp(2), inp(3), inp(6), tmp(0), out(1), out(2)], uniforms: u, workgroups: spec.bh * u.tiles },
     ],

@@ -63,8 +63,8 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);
     case 'dropout': return dropoutKernel(spec, image);
-    case 'attention': return attentionKernel(spec, opts.attention, opts.maxTextureDimension2D);
-    case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D);
+    case 'attention': return attentionKernel(spec, opts.attention, opts.maxTextureDimension2D, opts.imageInputs);
+    case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D, opts.imageInputs);
     case 'layernormResidual': return layernormResidualKernel(spec);
     case 'adamStep': return adamStepKernel(spec, image);
     case 'lambStats': return lambStatsKernel(spec);

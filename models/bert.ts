@@ -154,14 +154,18 @@ export function multiHeadAttention(
 ): { context: Tensor; probs: Tensor | null } {
   const [B, T, C] = x.shape;
   const hs = C / nh;
+  if (!wantProbs) {
+    // Fused attention reads the heads in place: (B, T, C) -> (B, T, nh, hs), no permute.
+    const heads = (t: Tensor) => F.reshape(t, [B, T, nh, hs]); // (B, T, C) -> (B, T, nh, hs)
+    const y = F.attention(heads(query.forward(x)), heads(key.forward(x)), heads(value.forward(x)), {
+      bias: mask, scale: 1 / Math.sqrt(hs), dropout: dropout.p, training: dropout.training, layout: 'bthd',
+    }); // (B, T, nh, hs)
+    return { context: F.reshape(y, [B, T, C]), probs: null }; // (B, T, nh, hs) -> (B, T, C)
+  }
   const split = (t: Tensor) => F.permute(F.reshape(t, [B, T, nh, hs]), [0, 2, 1, 3]); // (B, T, C) -> (B, T, nh, hs) -> (B, nh, T, hs)
   const q = split(query.forward(x));
   const k = split(key.forward(x));
   const v = split(value.forward(x));
-  if (!wantProbs) {
-    const y = F.attention(q, k, v, { bias: mask, scale: 1 / Math.sqrt(hs), dropout: dropout.p, training: dropout.training });
-    return { context: F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C]), probs: null };
-  }
   let att = F.div(F.matmul(q, k, { transB: true }), Math.sqrt(hs)); // (B, nh, T, T)
   if (mask) att = F.add(att, mask); // + (B, 1, 1, T)
   const probs = F.softmax(att); // (B, nh, T, T)

@@ -54,6 +54,19 @@ export function matmulArity(spec: { epilogue?: MatmulEpilogue }): readonly [numb
   return [2 + (e?.bias ? 1 : 0) + (e?.residual ? 1 : 0), 1 + (e?.savePre ? 1 : 0)];
 }
 
+/** Memory layout of fused attention's q, k, v, o: [B, nh, T, hs] or [B, T, nh, hs]. */
+export type AttentionLayout = 'bhtd' | 'bthd';
+
+/**
+ * Memory row (in units of hs) of query/key row i of head bh = b * heads + h: bh * t + i for
+ * 'bhtd', (b * t + i) * heads + h for 'bthd'. Written as b * t * heads + h * hstride + i * rstride.
+ */
+export function attentionRow(layout: AttentionLayout | undefined, heads: number, t: number, bh: number, i: number): number {
+  const b = Math.floor(bh / heads);
+  const h = bh - b * heads;
+  return layout === 'bthd' ? (b * t + i) * heads + h : bh * t + i;
+}
+
 /**
  * A unit of work. `inputs` and `outputs` of Backend.run are listed per kind below.
  * All f32 unless noted.
@@ -166,21 +179,24 @@ export type KernelSpec =
    */
   | { kind: 'dropout'; size: number; p: number; seed: number }
   /**
-   * Fused attention (kernels/attention.ts) over q, k, v viewed as [bh, t, hs]:
+   * Fused attention (kernels/attention.ts) over q, k, v of `heads` heads, bh = B * heads:
    *   s[i, j] = (q[i] . k[j]) * scale + bias[(bh / heads) * t + j]   (bias read only when `masked`)
    *   P = softmax_j(s), o[i] = sum_j P[i, j] * f(i, j) * v[j]
-   * with f the dropout factor of F.dropout(P, p, seed) on the [bh, t, t] tensor (1 when p = 0):
+   * with f the dropout factor of F.dropout(P, p, seed) on the [B, heads, t, t] tensor (1 when p = 0):
    * keep(seed, (bh * t + i) * t + j) ? 1 / (1 - p) : 0. hs must be a multiple of 4.
-   * in: [q, k, v, bias [B, t] (any f32 storage when !masked)]; out: [o, stats [bh, t, 2]] with
-   * stats = (row max m, log of the row sum of exp(s - m)). A row with every s = -inf gives o = 0 and
-   * stats (-inf, 0).
+   * `layout` (default 'bhtd') is how q, k, v, o (and dq, dk, dv, dO) lie in memory: 'bhtd' is
+   * [B, heads, t, hs] (row i of head bh at attentionRow = bh * t + i), 'bthd' is [B, t, heads, hs]
+   * (the linear layers' output reshaped: row (b * t + i) * heads + h); see attentionRow.
+   * in: [q, k, v, bias [B, t] (any f32 storage when !masked)]; out: [o, stats [bh * t, 2]] with
+   * stats = (row max m, log of the row sum of exp(s - m)) at the rows' memory order (as o's rows).
+   * A row with every s = -inf gives o = 0 and stats (-inf, 0).
    */
-  | { kind: 'attention'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number }
+  | { kind: 'attention'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number; layout?: AttentionLayout }
   /**
-   * Gradients of `attention` (P recomputed from q, k and the saved stats). in: [q, k, v, bias, o,
-   * stats, dO]; out: [dq, dk, dv]. Rows with m = -inf get zero gradient.
+   * Gradients of `attention` (P recomputed from q, k and the saved stats), all in `layout`. in: [q,
+   * k, v, bias, o, stats, dO]; out: [dq, dk, dv]. Rows with m = -inf get zero gradient.
    */
-  | { kind: 'attentionBackward'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number }
+  | { kind: 'attentionBackward'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number; layout?: AttentionLayout }
   /**
    * y = LayerNorm(x + residual) (as `layernorm` of s = x + residual). in: [x, residual, gamma, beta];
    * out: [y, mean, rstd, s]. The backward is `layernormBackward` on s (d residual = dx).

@@ -9,9 +9,13 @@
 // -inf everywhere gives zeros and zero gradient (F.softmax's all -inf rows). The dropout mask is
 // F.dropout's on the [B, nh, T, T] probabilities with the same seed, recomputed in backward. No
 // gradient flows to the mask.
+// With { layout: 'bthd' } q, k, v are (B, T, nh, hs) (a linear layer's (B, T, C) output reshaped,
+// no head permute) and the output and gradients are (B, T, nh, hs) too: the same values as the
+// composite on the permuted tensors, the kernels only index rows differently.
 
 import { apply } from '../autodiff.js';
 import { nextSeed } from '../seed.js';
+import type { AttentionLayout } from '../backend/spec.js';
 import { fmtShape, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { fillLike, runKernel } from './kernel.js';
@@ -34,26 +38,36 @@ export interface AttentionOptions {
   seed?: number;
   /** Dropout applies only when training (default true). */
   training?: boolean;
+  /** Memory layout of q, k, v and the output: 'bhtd' (B, nh, T, hs) (default) or 'bthd' (B, T, nh, hs). */
+  layout?: AttentionLayout;
 }
+
+/** (B, nh, T, hs) of a q/k/v shape in `layout`. */
+const dims = (shape: readonly number[], layout: AttentionLayout): [number, number, number, number] => {
+  const [B, a, b, hs] = shape as [number, number, number, number];
+  return layout === 'bthd' ? [B, b, a, hs] : [B, a, b, hs];
+};
 
 export const fusedOps: {
   attention: OpDef<OpAttrs['attention']>;
   layernormResidual: OpDef<OpAttrs['layernormResidual']>;
 } = {
   attention: {
-    forward: (inputs, { heads, scale, p, seed, masked }) => {
+    forward: (inputs, { heads, scale, p, seed, masked, layout }) => {
       const [q, k, v] = inputs;
-      const [B, nh, t, hs] = q.shape;
+      const [B, nh, t, hs] = dims(q.shape, layout);
       const bias = masked ? inputs[3] : q;
-      const spec = { kind: 'attention' as const, bh: B * nh, heads, t, hs, scale, masked, p, seed };
-      const [o, stats] = runKernel(spec, [q, k, v, bias], [{ shape: q.shape, dtype: 'f32' }, { shape: [B * nh, t, 2], dtype: 'f32' }]);
+      const spec = { kind: 'attention' as const, bh: B * nh, heads, t, hs, scale, masked, p, seed, layout };
+      // stats: (m, log l) per row, in the rows' memory order: (B, nh, T, 2) or (B, T, nh, 2).
+      const statsShape = [...q.shape.slice(0, 3), 2];
+      const [o, stats] = runKernel(spec, [q, k, v, bias], [{ shape: q.shape, dtype: 'f32' }, { shape: statsShape, dtype: 'f32' }]);
       return { out: o, saved: [stats] };
     },
-    backward: (g, { inputs, output, attrs: { heads, scale, p, seed, masked }, saved: [stats] }) => {
+    backward: (g, { inputs, output, attrs: { heads, scale, p, seed, masked, layout }, saved: [stats] }) => {
       const [q, k, v] = inputs;
-      const [B, nh, t, hs] = q.shape;
+      const [B, nh, t, hs] = dims(q.shape, layout);
       const bias = masked ? inputs[3] : q;
-      const spec = { kind: 'attentionBackward' as const, bh: B * nh, heads, t, hs, scale, masked, p, seed };
+      const spec = { kind: 'attentionBackward' as const, bh: B * nh, heads, t, hs, scale, masked, p, seed, layout };
       const [dq, dk, dv] = runKernel(spec, [q, k, v, bias, output, stats, g], [q, k, v].map((x) => ({ shape: x.shape, dtype: 'f32' as const })));
       return masked ? [dq, dk, dv, null] : [dq, dk, dv];
     },
@@ -82,15 +96,21 @@ export const fusedOps: {
   },
 };
 
-/** Fused attention over q, k, v of shape (B, nh, T, hs); see the file comment. */
+/**
+ * Fused attention over q, k, v of shape (B, nh, T, hs), or (B, T, nh, hs) with layout 'bthd' (the
+ * output has the inputs' shape); see the file comment.
+ */
 export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  const layout = opts.layout ?? 'bhtd';
+  if (layout !== 'bhtd' && layout !== 'bthd') throw new Error(`attention: layout must be 'bhtd' or 'bthd', got ${String(layout)}`);
+  const named = layout === 'bthd' ? '(B, T, nh, hs)' : '(B, nh, T, hs)';
   if (q.rank !== 4 || !sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
-    throw new Error(`attention: q, k, v must share one shape (B, nh, T, hs); got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
+    throw new Error(`attention: q, k, v must share one shape ${named}; got ${fmtShape(q.shape)}, ${fmtShape(k.shape)}, ${fmtShape(v.shape)}`);
   }
   for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
     if (t.dtype !== 'f32') throw new Error(`attention: ${n} must be f32, got ${t.dtype}`);
   }
-  const [B, nh, T, hs] = q.shape;
+  const [B, nh, T, hs] = dims(q.shape, layout);
   if (T === 0 || hs === 0) throw new Error(`attention: empty sequence or head in ${fmtShape(q.shape)}`);
   if (opts.mask && opts.bias) throw new Error('attention: give either mask (keep 0/1) or bias (additive), not both');
   const p = opts.training === false ? 0 : (opts.dropout ?? 0);
@@ -110,8 +130,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   }
   const seed = p > 0 ? (opts.seed ?? nextSeed()) >>> 0 : 0;
   const pad = (4 - (hs % 4)) % 4;
-  const widen = (t: Tensor) => (pad ? F.concat([t, fillLike(t, 0, [B, nh, T, pad])], 3) : t);
-  const attrs = { heads: nh, scale, p, seed, masked: bias !== null };
+  const widen = (t: Tensor) => (pad ? F.concat([t, fillLike(t, 0, [...t.shape.slice(0, 3), pad])], 3) : t);
+  const attrs = { heads: nh, scale, p, seed, masked: bias !== null, layout };
   const y = apply('attention', bias ? [widen(q), widen(k), widen(v), bias] : [widen(q), widen(k), widen(v)], attrs);
   return pad ? F.slice(y, 3, 0, hs) : y;
 }

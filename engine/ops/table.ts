@@ -3,7 +3,7 @@
 // attribute type a compile error. Forwards run kernels (engine/ops/kernel.ts); backwards are
 // written with the functional API (engine/ops/api.ts) and run with recording off.
 
-import type { BinaryOp, DType, UnaryOp } from '../backend/spec.js';
+import type { AttentionLayout, BinaryOp, DType, UnaryOp } from '../backend/spec.js';
 import type { BackwardContext } from '../autodiff.js';
 import type { Tensor } from '../tensor.js';
 import { elementwiseOps } from './elementwise.js';
@@ -40,7 +40,7 @@ export interface OpAttrs {
   topk: { k: number };
   gatherLast: Record<string, never>;
   /** Fused attention (engine/ops/attention.ts); inputs [q, k, v] or [q, k, v, bias [B, T]] when masked. */
-  attention: { heads: number; scale: number; p: number; seed: number; masked: boolean };
+  attention: { heads: number; scale: number; p: number; seed: number; masked: boolean; layout: AttentionLayout };
   /** LayerNorm(x + residual); inputs [x, residual, gamma, beta]. */
   layernormResidual: { eps: number };
 }

@@ -2,7 +2,8 @@
 // softmax(q k^T * scale + bias) -> dropout -> @ v it replaces: values and dq, dk, dv, on the float64
 // reference backend (fast-check over shapes incl. T and hs that are not multiples of the 64-wide tiles
 // or of 4, keep-masks with padding, fully masked rows, dropout) and on WebGPU (float32 vs the float64
-// composite), plus a finite-difference gradcheck of the op on the reference backend.
+// composite), plus a finite-difference gradcheck of the op on the reference backend. Both layouts:
+// (B, nh, T, hs) and (B, T, nh, hs) (layout 'bthd', against the composite on permuted tensors).
 // Fully masked rows: with the keep-mask (HF's float32-min bias) the row attends uniformly, as the
 // composite does; with a -inf bias the row's output and gradients are 0, as F.softmax's -inf rows.
 
@@ -13,6 +14,7 @@ import { F, ReferenceBackend, tensor, tidy, type Backend, type Tensor } from '..
 import { SeededRandom as Rng } from '../../engine/random.js';
 import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from '../../kernels/attention.js';
 import { texAttentionKernel } from '../../kernels/attention-tex.js';
+import { DS_LIMIT } from '../../kernels/attention-tex-bwd.js';
 
 async function tryWebGPU(): Promise<Backend | null> {
   try {
@@ -36,7 +38,8 @@ async function withVariant<T>(variant: AttentionVariant, f: () => Promise<T>): P
   }
 }
 
-interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf'; seed: number }
+/** layout 'bthd': q, k, v, the output and grads are (B, T, nh, hs); the composite permutes to (B, nh, T, hs) and back. */
+interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf'; seed: number; layout?: 'bhtd' | 'bthd' }
 
 function inputs(c: Case) {
   const rng = new Rng(c.seed);
@@ -52,7 +55,9 @@ function inputs(c: Case) {
 /** Output and gradients of the fused op (fused) or the composite on `backend`. */
 async function run(c: Case, backend: Backend, fused: boolean): Promise<Float64Array[]> {
   const d = inputs(c);
-  const shape = [c.B, c.nh, c.T, c.hs];
+  const bthd = c.layout === 'bthd';
+  const shape = bthd ? [c.B, c.T, c.nh, c.hs] : [c.B, c.nh, c.T, c.hs];
+  const heads = (t: Tensor) => (bthd ? F.permute(t, [0, 2, 1, 3]) : t); // (B, T, nh, hs) <-> (B, nh, T, hs)
   const [q, k, v] = [d.q, d.k, d.v].map((x) => tensor(x, shape, { backend, requiresGrad: true }));
   const g = tensor(d.g, shape, { backend });
   const keep = tensor(d.keep, [c.B, c.T], { backend });
@@ -63,12 +68,12 @@ async function run(c: Case, backend: Backend, fused: boolean): Promise<Float64Ar
       : c.mask === 'ninf' ? F.where(keep, 0, -Infinity) : null;
     let out: Tensor;
     if (fused) {
-      out = F.attention(q, k, v, { bias, scale, dropout: c.p, seed });
+      out = F.attention(q, k, v, { bias, scale, dropout: c.p, seed, layout: c.layout });
     } else {
-      let att = F.mul(F.matmul(q, k, { transB: true }), scale);
+      let att = F.mul(F.matmul(heads(q), heads(k), { transB: true }), scale);
       if (bias) att = F.add(att, F.reshape(bias, [c.B, 1, 1, c.T]));
       const pr = F.softmax(att);
-      out = F.matmul(c.p ? F.dropout(pr, c.p, { seed }) : pr, v);
+      out = heads(F.matmul(c.p ? F.dropout(pr, c.p, { seed }) : pr, heads(v)));
     }
     out.backward(g);
     return out;
@@ -92,7 +97,7 @@ const scaleOf = (a: Float64Array) => a.reduce((m, x) => Math.max(m, Math.abs(x))
 const caseArb = (maxT: number, maxHs: number) => fc.record({
   B: fc.integer({ min: 1, max: 2 }), nh: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 1, max: maxT }),
   hs: fc.integer({ min: 1, max: maxHs }), p: fc.constantFrom(0, 0, 0.25), mask: fc.constantFrom('none', 'keep', 'ninf') as fc.Arbitrary<Case['mask']>,
-  seed: fc.integer({ min: 0, max: 1000 }),
+  seed: fc.integer({ min: 0, max: 1000 }), layout: fc.constantFrom('bhtd', 'bthd') as fc.Arbitrary<Case['layout']>,
 });
 
 const figures: Record<string, number[]> = {};
@@ -119,6 +124,8 @@ describe('fused attention == composite', () => {
       { B: 2, nh: 1, T: 130, hs: 64, p: 0.1, mask: 'keep', seed: 1 },
       { B: 2, nh: 1, T: 64, hs: 32, p: 0, mask: 'ninf', seed: 2 },
       { B: 1, nh: 2, T: 65, hs: 36, p: 0, mask: 'none', seed: 3 },
+      { B: 2, nh: 3, T: 70, hs: 64, p: 0.1, mask: 'keep', seed: 4, layout: 'bthd' },
+      { B: 2, nh: 2, T: 33, hs: 6, p: 0, mask: 'ninf', seed: 5, layout: 'bthd' },
     ];
     // The texture variant (llvmpipe's default) over random shapes too; the storage one on the fixed cases.
     const cases = variant === 'texture' ? [...fixed, ...fc.sample(caseArb(100, 16), { numRuns: 4, seed: 7 })] : fixed;
@@ -137,8 +144,8 @@ describe('fused attention == composite', () => {
     console.log(`[attention] max error / max|ref| (out, dq, dk, dv): ${JSON.stringify(Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, v.map((x) => Number(x.toExponential(2)))])))}`);
   }));
 
-  it.skipIf(!gpu)('WebGPU texture and storage variants agree and each is deterministic (dropout, padding mask, T = 67, hs = 20)', async () => {
-    const c: Case = { B: 2, nh: 2, T: 67, hs: 20, p: 0.2, mask: 'keep', seed: 11 };
+  it.skipIf(!gpu).each(['bhtd', 'bthd'] as const)('WebGPU texture and storage variants agree and each is deterministic (dropout, padding mask, T = 67, hs = 20, layout %s)', async (layout) => {
+    const c: Case = { B: 2, nh: 2, T: 67, hs: 20, p: 0.2, mask: 'keep', seed: 11, layout };
     const t1 = await withVariant('texture', () => run(c, gpu!, true));
     const t2 = await withVariant('texture', () => run(c, gpu!, true));
     const s1 = await withVariant('storage', () => run(c, gpu!, true));
@@ -146,6 +153,41 @@ describe('fused attention == composite', () => {
       expect(x, `${NAMES[i]} texture run-to-run`).toEqual(t2[i]);
       expect(maxErr(x, s1[i]) / scaleOf(s1[i]), `${NAMES[i]} texture vs storage`).toBeLessThan(2e-6);
     });
+    // Where the backend binds textures as read-only storage textures (image-* matmul), the sampled
+    // bindings give the same bits (the texture kernels follow the matmul strategy's texture kind).
+    const m = gpu as Backend & { matmulStrategy: string; setMatmulStrategy(s: string): void };
+    if (m.matmulStrategy.startsWith('image-')) {
+      const before = m.matmulStrategy;
+      m.setMatmulStrategy('texture-16x16');
+      try {
+        const sampled = await withVariant('texture', () => run(c, gpu!, true));
+        sampled.forEach((x, i) => expect(x, `${NAMES[i]} sampled vs image textures`).toEqual(t1[i]));
+      } finally {
+        m.setMatmulStrategy(before);
+      }
+    }
+  });
+
+  it.skipIf(!gpu)('WebGPU texture backward run per group of heads (dS temp limit) equals the one-group run', async () => withVariant('texture', async () => {
+    const c: Case = { B: 2, nh: 3, T: 33, hs: 8, p: 0.2, mask: 'keep', seed: 12, layout: 'bthd' };
+    const whole = await run(c, gpu!, true);
+    const limit = DS_LIMIT.texels;
+    DS_LIMIT.texels = 2 * 33 * 9; // 2 heads of t * ceil(t / 4) texels: 3 groups of 2 heads
+    try {
+      const grouped = await run(c, gpu!, true);
+      grouped.forEach((x, i) => expect(x, NAMES[i]).toEqual(whole[i]));
+    } finally {
+      DS_LIMIT.texels = limit;
+    }
+  }));
+
+  it('rejects a bad layout and mismatched shapes in the layout it names', () => {
+    const backend = new ReferenceBackend();
+    const x = tensor(new Array(2 * 3 * 4 * 8).fill(0), [2, 3, 4, 8], { backend });
+    expect(() => F.attention(x, x, x, { layout: 'tbhd' as 'bthd' })).toThrow(/layout/);
+    // (B, T, nh, hs) = (2, 3, 4, 8): the keep-mask is [B, T] = [2, 3], not [2, 4].
+    expect(() => F.attention(x, x, x, { layout: 'bthd', mask: tensor(new Array(8).fill(1), [2, 4], { backend }) })).toThrow(/mask must be \[2, 3\]/);
+    expect(F.attention(x, x, x, { layout: 'bthd', mask: tensor(new Array(6).fill(1), [2, 3], { backend }) }).shape).toEqual([2, 3, 4, 8]);
   });
 
   it('the texture plan falls back to the storage plan when the operands exceed a texture', () => {
@@ -153,7 +195,17 @@ describe('fused attention == composite', () => {
     expect(texAttentionKernel(spec, 8192)?.textures?.length).toBe(3);
     expect(texAttentionKernel(spec, 16)).toBeNull(); // 6400 texels > 16 x 16
     expect(attentionKernel(spec, 'texture', 16).textures ?? []).toEqual([]);
-    expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'texture', 8192).steps.length).toBe(2);
+    // texture backward: stats, then dK/dV + dS and dQ per group of heads whose dS fits DS_LIMIT.
+    expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'texture', 8192).steps.length).toBe(3);
+    const limit = DS_LIMIT.texels;
+    DS_LIMIT.texels = 2 * 100 * 25; // 2 heads of t * ceil(t / 4) texels
+    try {
+      expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'texture', 8192).steps.length).toBe(5);
+      DS_LIMIT.texels = 100 * 25 - 1; // not even one head: the storage plan
+      expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'texture', 8192).textures ?? []).toEqual([]);
+    } finally {
+      DS_LIMIT.texels = limit;
+    }
     expect(attentionBackwardKernel({ ...spec, kind: 'attentionBackward' }, 'storage', 8192).steps.length).toBe(3);
   });
 

@@ -1,26 +1,31 @@
 // Float64 reference of the fused kernels (attention, layernorm + residual, Adam/LAMB steps):
 // written as the plain formulas of engine/backend/spec.ts, loop by loop.
 
-import type { KernelSpec } from '../spec.js';
+import { attentionRow, type KernelSpec } from '../spec.js';
 import { uniform } from '../../random.js';
 
 type Arr = Float64Array | Int32Array;
 type Spec<K extends KernelSpec['kind']> = Extract<KernelSpec, { kind: K }>;
 
-/** Dropout factor of probability (i, j) of head bh, as F.dropout on the [bh, t, t] tensor. */
+/** Dropout factor of probability (i, j) of head bh, as F.dropout on the [B, nh, t, t] tensor. */
 function dropFactor(spec: Spec<'attention'>, bh: number, i: number, j: number): number {
   if (spec.p === 0) return 1;
   return uniform(spec.seed, (bh * spec.t + i) * spec.t + j) >= spec.p ? 1 / (1 - spec.p) : 0;
 }
+
+/** Offset of row i of head bh in q, k, v, o (in elements) for the spec's layout. */
+const rowOf = (spec: Spec<'attention'>, bh: number, i: number) => attentionRow(spec.layout, spec.heads, spec.t, bh, i) * spec.hs;
 
 /** Row i of head bh: scores s_j, max m and the probabilities (all 0 when m = -inf). */
 function probs(spec: Spec<'attention'>, q: Arr, k: Arr, bias: Arr, bh: number, i: number): { m: number; ls: number; p: Float64Array } {
   const { t, hs, scale, masked, heads } = spec;
   const s = new Float64Array(t);
   let m = -Infinity;
+  const qi = rowOf(spec, bh, i);
   for (let j = 0; j < t; j++) {
+    const kj = rowOf(spec, bh, j);
     let acc = 0;
-    for (let d = 0; d < hs; d++) acc += q[(bh * t + i) * hs + d] * k[(bh * t + j) * hs + d];
+    for (let d = 0; d < hs; d++) acc += q[qi + d] * k[kj + d];
     s[j] = acc * scale + (masked ? bias[Math.floor(bh / heads) * t + j] : 0);
     m = Math.max(m, s[j]);
   }
@@ -39,12 +44,13 @@ export function attention(spec: Spec<'attention'>, x: Arr[], y: Arr[]): void {
   for (let bh = 0; bh < BH; bh++) {
     for (let i = 0; i < t; i++) {
       const { m, ls, p } = probs(spec, q, k, bias, bh, i);
-      stats[(bh * t + i) * 2] = m;
-      stats[(bh * t + i) * 2 + 1] = ls;
+      const row = rowOf(spec, bh, i);
+      stats[(row / hs) * 2] = m;
+      stats[(row / hs) * 2 + 1] = ls;
       for (let d = 0; d < hs; d++) {
         let acc = 0;
-        for (let j = 0; j < t; j++) acc += p[j] * dropFactor(spec, bh, i, j) * v[(bh * t + j) * hs + d];
-        o[(bh * t + i) * hs + d] = acc;
+        for (let j = 0; j < t; j++) acc += p[j] * dropFactor(spec, bh, i, j) * v[rowOf(spec, bh, j) + d];
+        o[row + d] = acc;
       }
     }
   }
@@ -61,12 +67,12 @@ export function attentionBackward(spec: Spec<'attentionBackward'>, x: Arr[], y: 
   for (let bh = 0; bh < BH; bh++) {
     for (let i = 0; i < t; i++) {
       const { p } = probs(fwd, q, k, bias, bh, i);
-      const row = (bh * t + i) * hs;
+      const row = rowOf(fwd, bh, i);
       let D = 0;
       for (let d = 0; d < hs; d++) D += dO[row + d] * o[row + d];
       for (let j = 0; j < t; j++) {
         const f = dropFactor(fwd, bh, i, j);
-        const col = (bh * t + j) * hs;
+        const col = rowOf(fwd, bh, j);
         let dp = 0;
         for (let d = 0; d < hs; d++) {
           dp += dO[row + d] * v[col + d];
