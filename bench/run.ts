@@ -8,7 +8,6 @@
 // bench/RESULTS.md naming the adapter and the date.
 
 import { writeFileSync } from 'node:fs';
-import { create, globals } from 'webgpu';
 import { F, randn, tidy, type Tensor } from '../engine/index.js';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import { cachedChoice } from '../engine/backend/webgpu/autotune.js';
@@ -17,7 +16,7 @@ import type { WebGPUBackend } from '../engine/backend/webgpu/webgpu.js';
 import { Adam } from '../engine/index.js';
 import { BertForSequenceClassification } from '../models/heads.js';
 import { bertConfig } from '../models/configs.js';
-import { benchBatch, tfjsBertStepMs } from './tfjs-bert.js';
+import { benchBatch, installTfjsWebGPU, tfjsBertStepMs } from './tfjs-bert.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -134,13 +133,7 @@ async function loadPeers(): Promise<Peer[]> {
     notes.push(`tfjs-wasm skipped: ${String(e).split('\n')[0]}`);
   }
   try {
-    process.env['EGL_PLATFORM'] ??= 'surfaceless';
-    const gpu = create(['backend=opengles']);
-    const orig = gpu.requestAdapter.bind(gpu);
-    (gpu as { requestAdapter: unknown }).requestAdapter = (o: GPURequestAdapterOptions = {}) => orig({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-    Object.assign(globalThis, globals);
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
-    await import('@tensorflow/tfjs-backend-webgpu');
+    await installTfjsWebGPU();
     if (await tf.setBackend('webgpu')) {
       peers.push({ name: 'tfjs-webgpu', tf, sync: async (t) => { await t.data(); } });
     } else notes.push('tfjs-webgpu skipped: setBackend(webgpu) returned false');

@@ -171,6 +171,21 @@ export async function tfjsBertStepMs(tf: Tf, backendName: string, opts: StepOpti
   return { msPerStep: [...ts].sort((a, b) => a - b)[ts.length >> 1]!, losses };
 }
 
+/**
+ * Registers TensorFlow.js's WebGPU backend on Dawn's OpenGL ES adapter (llvmpipe): navigator.gpu
+ * from the `webgpu` package, with requestAdapter asking for featureLevel 'compatibility'.
+ */
+export async function installTfjsWebGPU(): Promise<void> {
+  const { create, globals } = await import('webgpu');
+  process.env['EGL_PLATFORM'] ??= 'surfaceless';
+  const gpu = create(['backend=opengles']);
+  const orig = gpu.requestAdapter.bind(gpu);
+  (gpu as { requestAdapter: unknown }).requestAdapter = (o: GPURequestAdapterOptions = {}) => orig({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+  Object.assign(globalThis, globals);
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
+  await import('@tensorflow/tfjs-backend-webgpu');
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const bi = argv.indexOf('--backend');
@@ -178,14 +193,7 @@ async function main(): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
   else {
-    const { create, globals } = await import('webgpu');
-    process.env['EGL_PLATFORM'] ??= 'surfaceless';
-    const gpu = create(['backend=opengles']);
-    const orig = gpu.requestAdapter.bind(gpu);
-    (gpu as { requestAdapter: unknown }).requestAdapter = (o: GPURequestAdapterOptions = {}) => orig({ ...o, featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-    Object.assign(globalThis, globals);
-    Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true, writable: true });
-    await import('@tensorflow/tfjs-backend-webgpu');
+    await installTfjsWebGPU();
   }
   const check = argv.includes('--check');
   const t0 = performance.now();

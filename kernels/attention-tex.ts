@@ -23,7 +23,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { WGSL_RANDOM } from '../engine/random.js';
-import { UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, tex, type Access, type KernelPlan } from './common.js';
+import { UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, tex, type Access, type KernelPlan } from './common.js';
 
 type AttentionSpec = Extract<KernelSpec, { kind: 'attention' }>;
 type AttentionBackwardSpec = Extract<KernelSpec, { kind: 'attentionBackward' }>;
@@ -73,13 +73,8 @@ export function uniforms(spec: AttentionSpec | AttentionBackwardSpec, r: number,
 
 /** Texture shape for `texels` texels as a linear array, or null when too large. */
 export function texShape(texels: number, maxDim: number): { width: number; height: number; ws: number } | null {
-  const MAX_TEX_DIM = 2 ** Math.floor(Math.log2(maxDim));
-  if (texels <= MAX_TEX_DIM) {
-    const width = Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels))));
-    return { width, height: 1, ws: Math.log2(width) };
-  }
-  const height = ceilDiv(texels, MAX_TEX_DIM);
-  return height <= maxDim ? { width: MAX_TEX_DIM, height, ws: Math.log2(MAX_TEX_DIM) } : null;
+  const s = linearTextureShape(texels, maxDim);
+  return s && { ...s, ws: Math.log2(s.width) };
 }
 
 /** Texel loader: texel e of texture t viewed as a linear array of width 2^ws (ws: a uniform, u.ws by default). */

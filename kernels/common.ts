@@ -265,6 +265,18 @@ export const ROW_WG = 64;
 export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
 
 /**
+ * Shape of a 2-D texture holding `texels` texels as a linear array (texel t at (t & (width-1),
+ * t >> log2 width)): power-of-two width >= 16 (bytesPerRow a multiple of 256) up to maxDim; null
+ * when it does not fit maxDim x maxDim.
+ */
+export function linearTextureShape(texels: number, maxDim: number): { width: number; height: number } | null {
+  const maxW = 2 ** Math.floor(Math.log2(maxDim));
+  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
+  const height = ceilDiv(texels, maxW);
+  return height <= maxDim ? { width: maxW, height } : null;
+}
+
+/**
  * Merges adjacent dimensions that are contiguous in every stride set and drops size-1 dims, so
  * strided kernels loop over as few dims as possible. Returns at least one dim.
  */

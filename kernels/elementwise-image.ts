@@ -6,17 +6,9 @@
 // whole, contiguous and a multiple of 4 long, one invocation per texel reads its inputs as images
 // and writes one vec4: the inputs are copied into textures first (a memcpy on the queue).
 
-import { EW_WG, UniformLayout, ceilDiv, entry, inp, out, source, tex, type KernelPlan, type KernelSource, type TextureStep } from './common.js';
+import { EW_WG, UniformLayout, ceilDiv, entry, inp, linearTextureShape, out, source, tex, type KernelPlan, type KernelSource, type TextureStep } from './common.js';
 
 const layout = new UniformLayout([['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32']]);
-
-/** A linear texture of `texels` texels: power-of-two width (>= 16) up to maxDim, or null when too large. */
-export function linearTextureShape(texels: number, maxDim: number): { width: number; height: number } | null {
-  const maxW = 2 ** Math.floor(Math.log2(maxDim));
-  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
-  const height = ceilDiv(texels, maxW);
-  return height <= maxDim ? { width: maxW, height } : null;
-}
 
 export interface ImageElementwise {
   /** Source key (unique per expression). */

@@ -26,7 +26,7 @@
 
 import type { MatmulEpilogue } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, ceilDiv, entry, inp, source, storage, tex, tmp, type BufRef, type DispatchStep, type KernelPlan,
+  EW_WG, UniformLayout, ceilDiv, entry, inp, linearTextureShape, source, storage, tex, tmp, type BufRef, type DispatchStep, type KernelPlan,
   type KernelSource, type TextureStep,
 } from './common.js';
 import { epilogueBindings, epilogueKey, epilogueWgsl, type MatmulSpec } from './matmul.js';
@@ -215,12 +215,6 @@ function operandLayout(rows: number, cols: number, batch: number, batchStride: n
   return { texels: nb * rows * rs, bs: batchStride === 0 ? 0 : rows * rs, rs, pack: { rows, cols, bs: batchStride, nb } };
 }
 
-function textureShape(texels: number, maxDim: number): { width: number; height: number } | null {
-  const maxW = 2 ** Math.floor(Math.log2(maxDim));
-  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
-  const height = ceilDiv(texels, maxW);
-  return height <= maxDim ? { width: maxW, height } : null;
-}
 
 /** The texture plan, or null when the operands do not fit (caller falls back to storage). */
 export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number): KernelPlan | null {
@@ -228,8 +222,8 @@ export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number
   if (m === 0 || n === 0 || k === 0 || batch === 0) return null;
   const la = transA ? operandLayout(k, m, batch, spec.aBatchStride) : operandLayout(m, k, batch, spec.aBatchStride);
   const lb = transB ? operandLayout(n, k, batch, spec.bBatchStride) : operandLayout(k, n, batch, spec.bBatchStride);
-  const sa = textureShape(la.texels, maxTexDim);
-  const sb = textureShape(lb.texels, maxTexDim);
+  const sa = linearTextureShape(la.texels, maxTexDim);
+  const sb = linearTextureShape(lb.texels, maxTexDim);
   if (!sa || !sb) return null;
   const temps: number[] = [];
   const steps: DispatchStep[] = [];

@@ -8,8 +8,7 @@
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
-import { linearTextureShape } from './elementwise-image.js';
-import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, tex, wgReduce, type KernelPlan } from './common.js';
+import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, wgReduce, type KernelPlan } from './common.js';
 
 const adamLayout = new UniformLayout([
   ['size', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],

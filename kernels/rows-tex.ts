@@ -30,7 +30,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
+  UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep, type WgslType,
 } from './common.js';
 
@@ -56,13 +56,8 @@ const SM_BLOCK = 4;
 
 export interface TexShape { width: number; height: number }
 
-/** Texture shape for `texels` texels (power-of-two width, at most maxDim); null when too large. */
-export function rowTextureShape(texels: number, maxDim: number): TexShape | null {
-  const maxW = 2 ** Math.floor(Math.log2(maxDim));
-  if (texels <= maxW) return { width: Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(1, texels)))), height: 1 };
-  const height = ceilDiv(texels, maxW);
-  return height <= maxDim ? { width: maxW, height } : null;
-}
+/** Texture shape for `texels` texels (kernels/common.ts). */
+export const rowTextureShape = (texels: number, maxDim: number): TexShape | null => linearTextureShape(texels, maxDim);
 
 /**
  * Texture binding `T_name` plus ldt_name(t) (texel t: elements 4t..4t+3), ld1_name(e) (element e)

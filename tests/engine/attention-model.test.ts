@@ -9,15 +9,8 @@ import { F, ReferenceBackend, tensor, type Backend, type Tensor } from '../../en
 import { AlbertModel } from '../../models/albert.js';
 import { BertModel } from '../../models/bert.js';
 import { albertConfig, bertConfig } from '../../models/configs.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch {
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 
 const cfg = bertConfig({ vocab_size: 30, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16 });

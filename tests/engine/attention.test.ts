@@ -15,15 +15,8 @@ import { SeededRandom as Rng } from '../../engine/random.js';
 import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from '../../kernels/attention.js';
 import { texAttentionKernel } from '../../kernels/attention-tex.js';
 import { DS_LIMIT } from '../../kernels/attention-tex-bwd.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch {
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 type Switchable = Backend & { attentionVariant: AttentionVariant; setAttentionVariant(v: AttentionVariant): void };
 /** Runs f with the WebGPU backend's fused attention forced to `variant` (restored afterwards). */

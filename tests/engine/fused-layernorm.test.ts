@@ -7,15 +7,8 @@ import { describe, expect, it } from 'vitest';
 
 import { F, ReferenceBackend, tensor, tidy, type Backend } from '../../engine/index.js';
 import { SeededRandom } from '../../engine/random.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch {
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 
 async function run(backend: Backend, rows: number, len: number, seed: number, fused: boolean): Promise<number[][]> {

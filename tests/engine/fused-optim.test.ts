@@ -7,15 +7,8 @@ import { describe, expect, it } from 'vitest';
 
 import { Adam, AdamW, LAMB, ReferenceBackend, tensor, tidy, type Backend, type Optimizer, type Tensor } from '../../engine/index.js';
 import { SeededRandom } from '../../engine/random.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch {
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 const BACKENDS: [string, Backend, number][] = [['reference', new ReferenceBackend(), 1e-12]];
 if (gpu) BACKENDS.push(['webgpu', gpu, 1e-6]);

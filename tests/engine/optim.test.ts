@@ -31,6 +31,7 @@ import {
   type Tensor,
 } from '../../engine/index.js';
 import { readSafetensorsFile } from '../../engine/io/safetensors-node.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
 const FIX = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'optim');
 const fx = await readSafetensorsFile(join(FIX, 'optim.safetensors'));
@@ -51,15 +52,6 @@ function fix(name: string): { data: number[]; shape: number[] } {
 }
 
 // WebGPU when the Node backend exists and finds an adapter; the reference backend always.
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch (e) {
-    console.log(`[optim] WebGPU unavailable, reference backend only: ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 const BACKENDS: [string, () => Backend][] = [['reference', () => new ReferenceBackend()]];
 if (gpu) BACKENDS.push(['webgpu', () => gpu]);

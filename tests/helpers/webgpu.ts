@@ -15,3 +15,13 @@ export function getWebGPU(): Promise<WebGPUBackend> {
   }
   return pending;
 }
+
+/** The shared backend, or null (with a note naming the reason) when no WebGPU adapter is available. */
+export async function tryWebGPU(who = 'test'): Promise<WebGPUBackend | null> {
+  try {
+    return await getWebGPU();
+  } catch (e) {
+    console.log(`[${who}] WebGPU unavailable, reference backend only: ${(e as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}

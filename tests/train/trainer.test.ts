@@ -22,6 +22,7 @@ import { memorySink } from '../../train/progress.js';
 import { parseCsv, parseJsonl } from '../../train/stats.js';
 import { fit, indexBatches, type FitOptions, type FitResult } from '../../train/index.js';
 import { checkXml, polylinePoints } from './svg-helpers.js';
+import { tryWebGPU } from '../helpers/webgpu.js';
 
 class Tiny extends Module {
   readonly fc1: Linear;
@@ -297,14 +298,6 @@ describe('fit on the reference backend', () => {
 
 // WebGPU, when an adapter is available: the same run tracks the reference closely (dropout masks
 // are bit-identical by construction), resume is exact there too, and no buffer leaks.
-async function tryWebGPU(): Promise<Backend | null> {
-  try {
-    const mod = (await import('../helpers/webgpu.js')) as { getWebGPU: () => Promise<Backend> };
-    return await mod.getWebGPU();
-  } catch {
-    return null;
-  }
-}
 const gpu = await tryWebGPU();
 
 describe.skipIf(!gpu)('fit on WebGPU', () => {
