@@ -8,6 +8,7 @@ import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import type { KernelSpec, MatmulEpilogue } from '../../engine/backend/spec.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { MATMUL_STRATEGIES, strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
+import { planMatmul } from '../../kernels/matmul-strategy.js';
 import { SeededRandom } from '../../engine/random.js';
 import { getWebGPU } from '../helpers/webgpu.js';
 import { firstMismatch } from '../helpers/compare.js';
@@ -92,5 +93,19 @@ describe('matmul strategy selection', () => {
   it('the backend reports a known strategy and setMatmulStrategy rejects unknown names', () => {
     expect(MATMUL_STRATEGIES).toContain(gpu.matmulStrategy);
     expect(() => gpu.setMatmulStrategy('nope' as MatmulStrategy)).toThrow(/unknown matmul strategy/);
+  });
+});
+
+describe('matmul K-split (texture strategies, A^T B)', () => {
+  const chunks = (m: number, n: number, k: number): number => {
+    const plan = planMatmul({ kind: 'matmul', transA: true, transB: false, batch: 1, m, n, k, aBatchStride: 0, bBatchStride: 0 }, 'image-16x16', 16384);
+    // The matmul runs the K chunks as a batch; 1 when there is no split.
+    return Number(plan.steps.find((s) => s.source.key.startsWith('matmul-tex'))!.uniforms['batch']);
+  };
+  it('splits few output tiles into enough workgroups, and long K into chunks of at most 1024', () => {
+    expect(chunks(256, 256, 4096)).toBe(4); // 8 tiles -> 32 workgroups
+    expect(chunks(512, 520, 1040)).toBe(2); // 45 tiles, but K > 1024
+    expect(chunks(1024, 1024, 1024)).toBe(1); // 128 tiles and K <= 1024
+    expect(chunks(1024, 1024, 8192)).toBe(8);
   });
 });
