@@ -52,14 +52,20 @@ const label = (s: KernelSpec): string => {
 };
 const groups = new Map<string, { count: number; ms: number }>();
 let total = 0;
+let dispatches = 0;
+const dispatchesByKind = new Map<string, number>();
 for (const r of recorded) {
   const times: number[] = [];
+  const d0 = be.stats().dispatches;
   for (let i = 0; i < args.reps; i++) {
     const t0 = performance.now();
     run(r.spec, r.ins, r.outs);
     await be.sync();
     times.push(performance.now() - t0);
   }
+  const perRun = (be.stats().dispatches - d0) / args.reps;
+  dispatches += perRun;
+  dispatchesByKind.set(r.spec.kind, (dispatchesByKind.get(r.spec.kind) ?? 0) + perRun);
   const ms = times.sort((a, b) => a - b)[times.length >> 1]!;
   total += ms;
   const key = label(r.spec);
@@ -71,8 +77,8 @@ for (const r of recorded) {
 for (const s of deferred) free(s);
 const byKind = new Map<string, number>();
 for (const [k, g] of groups) byKind.set(k.split(' ')[0]!, (byKind.get(k.split(' ')[0]!) ?? 0) + g.ms);
-console.log(`${recorded.length} specs, replayed total ${total.toFixed(0)} ms (strategy ${be.matmulStrategy}, rows ${be.rowStrategy})`);
-console.log([...byKind].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms (${(100 * ms / total).toFixed(1)}%)`).join('\n'));
+console.log(`${recorded.length} specs, ${dispatches} dispatches, replayed total ${total.toFixed(0)} ms (strategy ${be.matmulStrategy}, rows ${be.rowStrategy})`);
+console.log([...byKind].sort((a, b) => b[1] - a[1]).map(([k, ms]) => `${k} ${ms.toFixed(0)} ms (${(100 * ms / total).toFixed(1)}%), ${dispatchesByKind.get(k)} dispatches`).join('\n'));
 console.log('\ntop specs:');
 for (const [k, g] of [...groups].sort((a, b) => b[1].ms - a[1].ms).slice(0, Number(process.env.PROFILE_TOP ?? 25))) console.log(`${g.ms.toFixed(1).padStart(8)} ms  x${g.count}  ${k}`);
 be.destroy();
