@@ -8,12 +8,16 @@ import { packSource, texMatmulPlan, type TexTile } from './matmul-tex.js';
 import { tiledMatmulPlan } from './matmul-tiled.js';
 import { reduceKernel } from './reduce.js';
 
-// wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses).
+// wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses);
+// image-16x16 takes 4x4 instead: its workgroup's SIMD groups run one after another, each reading all
+// of the workgroup's B columns, and 64 columns x K = 1024 (256 KB) stay in the 512 KB L2 where 128
+// columns did not (in-process A/B on llvmpipe: 1024^3 94-108 -> 67-80 ms, FF2 4096x256x1024
+// 98-118 -> 67-98 ms, never slower on the BERT-small shapes).
 export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}` | `image-${string}`>, TexTile> = {
   'texture-8x16': { r: 8, c: 16, wgx: 8, wgy: 8 },
   'texture-16x16': { r: 16, c: 16, wgx: 8, wgy: 4 },
   'image-8x16': { r: 8, c: 16, wgx: 8, wgy: 8, image: true },
-  'image-16x16': { r: 16, c: 16, wgx: 8, wgy: 4, image: true },
+  'image-16x16': { r: 16, c: 16, wgx: 4, wgy: 4, image: true },
 };
 
 export function planMatmul(spec: MatmulSpec, strategy: MatmulStrategy, maxTexDim: number): KernelPlan {
@@ -41,6 +45,8 @@ const MAX_SPLIT = 8;
  * (in-process A/B, CPU time): 256x1024x4096 305 -> 246 ms, 256x512x4096 and 512x256x4096 up to 1.4x.
  */
 const MAX_CHUNK = 1024;
+/** Cap on the partial products (split * m * n floats, 64 MB): well inside any storage binding limit. */
+const MAX_PARTIAL_ELEMENTS = 1 << 24;
 
 /**
  * How many K chunks to compute in parallel (1: none). Only for A^T B without epilogue and batch 1:
@@ -54,7 +60,8 @@ function kSplit(spec: MatmulSpec, tile: TexTile): number {
   if (!spec.transA || spec.transB || spec.batch !== 1 || spec.epilogue || spec.k < 1024) return 1;
   const tiles = Math.ceil(spec.m / (tile.r * tile.wgy)) * Math.ceil(spec.n / (tile.c * tile.wgx));
   let split = 1;
-  while (split < MAX_SPLIT && (tiles * split < SPLIT_BELOW_WORKGROUPS || spec.k / split > MAX_CHUNK) && spec.k % (8 * split) === 0) split *= 2;
+  const fits = (s: number) => s * spec.m * spec.n <= MAX_PARTIAL_ELEMENTS;
+  while (split < MAX_SPLIT && (tiles * split < SPLIT_BELOW_WORKGROUPS || spec.k / split > MAX_CHUNK) && spec.k % (8 * split) === 0 && fits(2 * split)) split *= 2;
   return split;
 }
 

@@ -103,9 +103,10 @@ describe('matmul K-split (texture strategies, A^T B)', () => {
     return Number(plan.steps.find((s) => s.source.key.startsWith('matmul-tex'))!.uniforms['batch']);
   };
   it('splits few output tiles into enough workgroups, and long K into chunks of at most 1024', () => {
-    expect(chunks(256, 256, 4096)).toBe(4); // 8 tiles -> 32 workgroups
+    expect(chunks(256, 256, 4096)).toBe(4); // 16 tiles of 64x64 -> 64 workgroups (K chunks of 1024)
     expect(chunks(512, 520, 1040)).toBe(2); // 45 tiles, but K > 1024
     expect(chunks(1024, 1024, 1024)).toBe(1); // 128 tiles and K <= 1024
     expect(chunks(1024, 1024, 8192)).toBe(8);
+    expect(chunks(30522, 256, 4096)).toBe(2); // partial products capped at 2^24 floats
   });
 });
