@@ -87,6 +87,7 @@ const BINARY: Record<BinaryOp, string> = {
   add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'pow_f(a, b)', max: 'max(a, b)', min: 'min(a, b)',
   eq: 'select(0.0, 1.0, a == b)', ne: 'select(0.0, 1.0, a != b)', lt: 'select(0.0, 1.0, a < b)',
   le: 'select(0.0, 1.0, a <= b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
+  geluBackward: 'a * gelu_grad_f(b)', geluTanhBackward: 'a * gelu_tanh_grad_f(b)',
 };
 
 type BinarySpec = Extract<KernelSpec, { kind: 'binary' }>;

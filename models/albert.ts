@@ -6,7 +6,7 @@
 // (pkm.position 'after'; names albert.encoder.memories.{i}.*; no reference implementation).
 
 import { Dropout, F, LayerNorm, Linear, full, type Backend, type Tensor } from '../engine/index.js';
-import { Block, ModuleList, activation, pickBackend, headLinear } from './block.js';
+import { Block, ModuleList, linearAct, pickBackend, headLinear } from './block.js';
 import {
   BertEmbeddings, checkIds, checkMask, extendedAttentionMask, memoryFor, multiHeadAttention,
   type EncoderInputs, type EncoderOutput, type MemoryTrace, type ModelOptions,
@@ -49,7 +49,8 @@ export class AlbertLayer extends Block {
   readonly attention: AlbertAttention;
   readonly ffn: Linear;
   readonly ffn_output: Linear;
-  private readonly act: (x: Tensor) => Tensor;
+  /** act(ffn(x)), fused into the matmul for GELUs. */
+  private readonly ffnAct: (x: Tensor) => Tensor;
   constructor(config: AlbertConfig, opts: ModelOptions = {}) {
     super();
     const backend = pickBackend(opts.backend);
@@ -58,12 +59,13 @@ export class AlbertLayer extends Block {
     this.attention = this.module('attention', new AlbertAttention(config, opts));
     this.ffn = this.module('ffn', new Linear(config.hidden_size, config.intermediate_size, o));
     this.ffn_output = this.module('ffn_output', new Linear(config.intermediate_size, config.hidden_size, o));
-    this.act = activation(config.hidden_act);
+    this.ffnAct = linearAct(this.ffn, config.hidden_act);
   }
   forward(x: Tensor, mask: Tensor | null, wantProbs = true): { out: Tensor; probs: Tensor | null } {
     const { out: a, probs } = this.attention.forward(x, mask, wantProbs); // (B, T, H)
-    const f = this.ffn_output.forward(this.act(this.ffn.forward(a))); // (B, T, FF) -> (B, T, H); HF applies no dropout here
-    return { out: this.full_layer_layer_norm.forward(F.add(f, a)), probs };
+    // (B, T, H) -> (B, T, FF) -> (B, T, H) + a: HF applies no dropout here, so the residual add is fused into the second matmul.
+    const f = F.linear(this.ffnAct(a), this.ffn_output.weight, this.ffn_output.bias, { residual: a });
+    return { out: this.full_layer_layer_norm.forward(f), probs };
   }
 }
 
@@ -162,7 +164,7 @@ export class AlbertMLMHead extends Block {
   readonly LayerNorm: LayerNorm;
   readonly dense: Linear;
   readonly decoder: TiedLinear;
-  private readonly act: (x: Tensor) => Tensor;
+  private readonly denseAct: (x: Tensor) => Tensor;
   constructor(config: AlbertConfig, wordEmbeddings: Tensor, opts: ModelOptions = {}) {
     super();
     const backend = pickBackend(opts.backend);
@@ -170,11 +172,11 @@ export class AlbertMLMHead extends Block {
     this.LayerNorm = this.module('LayerNorm', new LayerNorm(config.embedding_size, config.layer_norm_eps, { backend }));
     this.dense = this.module('dense', new Linear(config.hidden_size, config.embedding_size, { backend, initStd: config.initializer_range }));
     this.decoder = this.module('decoder', new TiedLinear(wordEmbeddings, bias));
-    this.act = activation(config.hidden_act);
+    this.denseAct = linearAct(this.dense, config.hidden_act);
   }
   /** [..., H] -> [..., V] */
   forward(x: Tensor): Tensor {
-    return this.decoder.forward(this.LayerNorm.forward(this.act(this.dense.forward(x))));
+    return this.decoder.forward(this.LayerNorm.forward(this.denseAct(x)));
   }
 }
 

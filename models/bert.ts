@@ -6,7 +6,7 @@
 
 import { Dropout, Embedding, F, LayerNorm, Linear, tensor, zeros, type Backend, type Tensor } from '../engine/index.js';
 import { normalInit } from './init.js';
-import { Block, ModuleList, activation, layerNormResidual, pickBackend, headLinear } from './block.js';
+import { Block, ModuleList, linearAct, layerNormResidual, pickBackend, headLinear } from './block.js';
 import type { BertConfig, PkmConfig } from './configs.js';
 import { HashingMemory } from './pkm.js';
 
@@ -207,14 +207,15 @@ export class BertAttention extends Block {
 
 export class BertIntermediate extends Block {
   readonly dense: Linear;
-  private readonly act: (x: Tensor) => Tensor;
+  /** act(dense(x)), fused into the matmul for GELUs. */
+  private readonly denseAct: (x: Tensor) => Tensor;
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super();
     this.dense = this.module('dense', headLinear(config, config.intermediate_size, opts.backend));
-    this.act = activation(config.hidden_act);
+    this.denseAct = linearAct(this.dense, config.hidden_act);
   }
   forward(x: Tensor): Tensor {
-    return this.act(this.dense.forward(x)); // (B, T, FF)
+    return this.denseAct(x); // (B, T, FF)
   }
 }
 

@@ -103,6 +103,16 @@ export function headLinear(config: { hidden_size: number; initializer_range: num
   return new Linear(config.hidden_size, outFeatures, { backend: pickBackend(backend), initStd: config.initializer_range });
 }
 
+/**
+ * act(linear(x)) as one fused matmul dispatch when the activation is a GELU (the matmul epilogue
+ * applies it and saves the pre-activation for the backward); other activations run after the linear.
+ */
+export function linearAct(linear: Linear, name: string): (x: Tensor) => Tensor {
+  const fused = name === 'gelu' ? 'gelu' : ['gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'].includes(name) ? 'geluTanh' : null;
+  const act = activation(name); // validates the name either way
+  return fused ? (x) => F.linear(x, linear.weight, linear.bias, { activation: fused }) : (x) => act(linear.forward(x));
+}
+
 /** Hugging Face ACT2FN subset. */
 export function activation(name: string): (x: Tensor) => Tensor {
   switch (name) {

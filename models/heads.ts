@@ -4,7 +4,7 @@
 // and extractive question answering.
 
 import { Dropout, F, LayerNorm, Linear, full, tensor, type Tensor } from '../engine/index.js';
-import { Block, activation, pickBackend, headLinear } from './block.js';
+import { Block, linearAct, pickBackend, headLinear } from './block.js';
 import { BertModel, checkIds, type EncoderInputs, type EncoderOutput, type ModelOptions } from './bert.js';
 import type { BertConfig } from './configs.js';
 import { questionAnsweringLoss, sequenceClassificationLoss } from './losses.js';
@@ -26,16 +26,16 @@ export class TiedLinear extends Block {
 export class BertPredictionHeadTransform extends Block {
   readonly dense: Linear;
   readonly LayerNorm: LayerNorm;
-  private readonly act: (x: Tensor) => Tensor;
+  private readonly denseAct: (x: Tensor) => Tensor;
   constructor(config: BertConfig, opts: ModelOptions = {}) {
     super();
     const backend = pickBackend(opts.backend);
     this.dense = this.module('dense', new Linear(config.hidden_size, config.hidden_size, { backend, initStd: config.initializer_range }));
-    this.act = activation(config.hidden_act);
+    this.denseAct = linearAct(this.dense, config.hidden_act);
     this.LayerNorm = this.module('LayerNorm', new LayerNorm(config.hidden_size, config.layer_norm_eps, { backend }));
   }
   forward(x: Tensor): Tensor {
-    return this.LayerNorm.forward(this.act(this.dense.forward(x)));
+    return this.LayerNorm.forward(this.denseAct(x));
   }
 }
 

@@ -45,7 +45,7 @@ be.run = run;
 
 const label = (s: KernelSpec): string => {
   const { kind, ...rest } = s as KernelSpec & Record<string, unknown>;
-  const dims = Object.entries(rest).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean' || Array.isArray(v))
+  const dims = Object.entries(rest).filter(([, v]) => typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' || Array.isArray(v))
     .filter(([k]) => !['seed', 'lr', 'eps', 'scale', 'beta1', 'beta2', 'bc1', 'bc2', 'step', 'wd'].includes(k))
     .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('x') : String(v)}`);
   return `${kind} ${dims.join(' ')}${(s as { epilogue?: unknown }).epilogue ? ' ep=' + JSON.stringify((s as { epilogue?: unknown }).epilogue) : ''}`;

@@ -32,7 +32,9 @@ export type UnaryOp =
 export type BinaryOp =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min'
   /** Comparisons give 1.0 / 0.0. */
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'
+  /** a * gelu'(b) and a * geluTanh'(b): the GELU backward (a = upstream gradient, b = the GELU's input) in one pass. */
+  | 'geluBackward' | 'geluTanhBackward';
 
 /**
  * Fused matmul epilogue (compile-time flags), applied per output element in this order:

@@ -3,7 +3,7 @@
 // the table. Composites (mean, linear, crossEntropy, maskedFill, ...) are written here from the
 // primitives and get their gradients for free.
 
-import type { DType, UnaryOp } from '../backend/spec.js';
+import type { BinaryOp, DType, UnaryOp } from '../backend/spec.js';
 import { apply } from '../autodiff.js';
 import { fmtShape, normAxis, sameShape, sizeOf, type Shape } from '../shape.js';
 import { nextSeed } from '../seed.js';
@@ -46,13 +46,21 @@ export const gelu = (x: Tensor) => unary('gelu', x);
 /** GELU in the tanh approximation (Hugging Face's gelu_new, used by ALBERT). */
 export const geluTanh = (x: Tensor) => unary('geluTanh', x);
 
+/**
+ * g * gelu'(x) in one elementwise pass (the backward of F.gelu, or of F.geluTanh with tanh: true);
+ * g and x broadcast like F.mul's operands. Carries no gradient itself.
+ */
+export function geluBackward(g: Tensor, x: Tensor, opts: { tanh?: boolean } = {}): Tensor {
+  return binary(opts.tanh ? 'geluTanhBackward' : 'geluBackward', g, x);
+}
+
 /** x * scale + shift. */
 export function affine(x: Tensor, scale: number, shift = 0): Tensor {
   checkF32('affine', 'input', x);
   return apply('affine', [x], { scale, shift });
 }
 
-function binary(op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: Operand, b: Operand): Tensor {
+function binary(op: BinaryOp, a: Operand, b: Operand): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
   const like = (typeof a === 'number' ? b : a) as Tensor;
   const ta = asTensor(a, like);

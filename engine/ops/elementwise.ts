@@ -24,10 +24,10 @@ const unaryGrad: Record<UnaryOp, (x: Tensor, y: Tensor, g: Tensor) => Tensor | n
   relu: (x, _y, g) => F.mul(g, F.unary('step', x)),
   // Piecewise constant: zero gradient almost everywhere.
   step: () => null,
-  gelu: (x, _y, g) => F.mul(g, F.unary('geluGrad', x)),
+  gelu: (x, _y, g) => F.geluBackward(g, x),
   // Second derivatives are not needed (backward runs unrecorded), so these carry none.
   geluGrad: () => null,
-  geluTanh: (x, _y, g) => F.mul(g, F.unary('geluTanhGrad', x)),
+  geluTanh: (x, _y, g) => F.geluBackward(g, x, { tanh: true }),
   geluTanhGrad: () => null,
 };
 
@@ -50,6 +50,9 @@ const binaryGrad: Record<BinaryOp, (a: Tensor, b: Tensor, y: Tensor, g: Tensor) 
   le: () => [null, null],
   gt: () => [null, null],
   ge: () => [null, null],
+  // Backward-only ops (second derivatives are not needed).
+  geluBackward: () => [null, null],
+  geluTanhBackward: () => [null, null],
 };
 
 export const elementwiseOps: {

@@ -88,7 +88,7 @@ export const matmulOps: { matmul: OpDef<OpAttrs['matmul']>; fusedLinear: OpDef<O
     // gz = g * act'(pre); dx = gz @ w; dw = gz^T @ x; dbias = column sums of gz; dresidual = g.
     backward: (g, { inputs, saved, attrs: { activation, bias, residual } }) => {
       const [x, w] = inputs as [Tensor, Tensor];
-      const gz = activation === 'none' ? g : F.mul(g, F.unary(activation === 'gelu' ? 'geluGrad' : 'geluTanhGrad', saved[0]!));
+      const gz = activation === 'none' ? g : F.geluBackward(g, saved[0]!, { tanh: activation === 'geluTanh' });
       const grads: (Tensor | null)[] = [
         x.requiresGrad ? F.matmul(gz, w) : null,
         w.requiresGrad ? F.matmul(gz, x, { transA: true }) : null,

@@ -157,7 +157,7 @@ describe('webgpu kernels == reference', () => {
     const st = contiguous(shape).map((s, d) => (real[d] === 0 ? 0 : s));
     return { strides: st, size: prod(shape) };
   }
-  const binOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'];
+  const binOps: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'geluBackward', 'geluTanhBackward'];
   for (const op of binOps) {
     it(`binary ${op} (broadcast strides)`, async () => {
       await fc.assert(fc.asyncProperty(broadcastShape, seedA, async (outShape, seed) => {
@@ -167,13 +167,20 @@ describe('webgpu kernels == reference', () => {
         const cmp = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'max', 'min'].includes(op);
         let a = cmp ? ints(rng, A.size, -3, 3) : values(rng, A.size, 10, [0, 1e20, -1e-20]);
         let b = cmp ? ints(rng, B.size, -3, 3) : values(rng, B.size, 10, [1e20, -1e-20, 3]);
+        const gelu = op === 'geluBackward' || op === 'geluTanhBackward';
+        if (gelu) {
+          // a: an upstream gradient; b: the GELU input, with the unary gelu tests' edge values.
+          a = values(rng, A.size, 10, [0, 1, -1]);
+          b = values(rng, B.size, 10, [0, -5, -10, 5, 1e4, -1e4, 0.7]);
+        }
         if (op === 'pow') {
           a = values(rng, A.size, 3, [0, -2, -0.5, 1]);
           b = Array.from({ length: B.size }, () => (rng.next() < 0.5 ? Math.round(rng.normal() * 3) : rng.normal() * 2));
         }
         const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: A.strides, bStrides: B.strides };
         const { g, r } = await both(spec, [f32(a), f32(b)], [fout(prod(outShape))]);
-        expectClose(g[0]!, r[0]!, op === 'pow' ? { rtol: 2e-5, atol: 1e-6 } : { rtol: 2e-6, atol: 0 }, spec);
+        // gelu: the unary geluGrad tolerance (rtol 2e-6, atol 1e-6) times |a| (values up to ~50).
+        expectClose(g[0]!, r[0]!, op === 'pow' ? { rtol: 2e-5, atol: 1e-6 } : gelu ? { rtol: 4e-6, atol: 5e-5 } : { rtol: 2e-6, atol: 0 }, spec);
       }), { numRuns: 20 });
     });
   }

@@ -92,5 +92,7 @@ export function binaryFn(op: BinaryOp): (a: number, b: number) => number {
     case 'le': return (a, b) => (a <= b ? 1 : 0);
     case 'gt': return (a, b) => (a > b ? 1 : 0);
     case 'ge': return (a, b) => (a >= b ? 1 : 0);
+    case 'geluBackward': { const d = unaryFn('geluGrad'); return (a, b) => a * d(b); }
+    case 'geluTanhBackward': { const d = unaryFn('geluTanhGrad'); return (a, b) => a * d(b); }
   }
 }
