@@ -8,15 +8,15 @@ import { packSource, texMatmulPlan, type TexTile } from './matmul-tex.js';
 import { tiledMatmulPlan } from './matmul-tiled.js';
 import { reduceKernel } from './reduce.js';
 
-// wgx = 8 so the 8 SIMD lanes llvmpipe runs together share their A rows (same texel addresses);
-// image-16x16 takes 4x4 instead: its workgroup's SIMD groups run one after another, each reading all
-// of the workgroup's B columns, and 64 columns x K = 1024 (256 KB) stay in the 512 KB L2 where 128
-// columns did not (in-process A/B on llvmpipe: 1024^3 94-108 -> 67-80 ms, FF2 4096x256x1024
-// 98-118 -> 67-98 ms, never slower on the BERT-small shapes).
+// wgx = 4: llvmpipe runs a workgroup's SIMD groups (8 lanes) one after another, each reading all
+// of the workgroup's B columns; 16 x 4 = 64 columns x K = 1024 (256 KB) stay in the 512 KB L2 where
+// the earlier wgx = 8 (128 columns) did not. In-process A/B on llvmpipe, every strategy faster or
+// even: image-16x16 1024^3 94-108 -> 67-80 ms, FF2 4096x256x1024 98-118 -> 67-98 ms; image-8x16
+// 1024^3 144 -> 114 ms; texture-16x16 1024^3 99 -> 88 ms, texture-8x16 129 -> 104 ms.
 export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}` | `image-${string}`>, TexTile> = {
-  'texture-8x16': { r: 8, c: 16, wgx: 8, wgy: 8 },
-  'texture-16x16': { r: 16, c: 16, wgx: 8, wgy: 4 },
-  'image-8x16': { r: 8, c: 16, wgx: 8, wgy: 8, image: true },
+  'texture-8x16': { r: 8, c: 16, wgx: 4, wgy: 8 },
+  'texture-16x16': { r: 16, c: 16, wgx: 4, wgy: 4 },
+  'image-8x16': { r: 8, c: 16, wgx: 4, wgy: 8, image: true },
   'image-16x16': { r: 16, c: 16, wgx: 4, wgy: 4, image: true },
 };
 
