@@ -58,7 +58,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'crossEntropy': return crossEntropyKernel(spec);
     case 'crossEntropyBackward': return crossEntropyBackwardKernel(spec);
     case 'gather': return gatherKernel(spec);
-    case 'scatterAdd': return scatterAddKernel(spec);
+    case 'scatterAdd': return scatterAddKernel(spec, image);
     case 'topk': return topkKernel(spec);
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);

@@ -11,6 +11,7 @@ import { SeededRandom } from '../../engine/random.js';
 import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import { describeAdapter } from '../../engine/backend/webgpu/device.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
+import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -420,6 +421,32 @@ describe('webgpu kernels == reference', () => {
         const again = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim)]);
         expect(Array.from(again.g[0]!)).toEqual(Array.from(g[0]!));
       }), { numRuns: RUNS });
+  });
+
+  it('scatterAdd, dim a multiple of 4: image and storage sum kernels equal the reference and each other bit for bit', async () => {
+    const before = gpu.matmulStrategy;
+    // imageInputs follows the matmul strategy: image-16x16 takes the image sum kernel, storage-reg8 the storage one.
+    const strategies: MatmulStrategy[] = strategySupported('image-16x16', gpu.adapter.wgslFeatures) ? ['image-16x16', 'storage-reg8'] : ['storage-reg8'];
+    try {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 }), seedA,
+        async (rows, dim4, vocab, seed) => {
+          const rng = new SeededRandom(seed);
+          const dim = 4 * dim4;
+          const ids = ints(rng, rows, -1, vocab);
+          const dy = values(rng, rows * dim, 1);
+          const spec: KernelSpec = { kind: 'scatterAdd', rows, dim, vocab };
+          const got: HostArray[] = [];
+          for (const st of strategies) {
+            gpu.setMatmulStrategy(st);
+            const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim, values(rng, vocab * dim))]);
+            expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, { ...spec, st });
+            got.push(g[0]!);
+          }
+          for (const g of got.slice(1)) expect(Array.from(g)).toEqual(Array.from(got[0]!));
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
   });
 
   it('scatterAdd with a large vocabulary (one part per segment)', async () => {
