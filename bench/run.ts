@@ -8,6 +8,7 @@
 // bench/RESULTS.md naming the adapter and the date.
 
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { F, randn, tidy, type Tensor } from '../engine/index.js';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import { cachedChoice } from '../engine/backend/webgpu/autotune.js';
@@ -27,6 +28,9 @@ const want = (section: string) => !only || only === section;
 interface Row { kernel: string; shape: string; ms: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; roof: number; peers: string }
 const rows: Row[] = [];
 const notes: string[] = [];
+// The machine's own speed can drift between runs (a shared VM: the FMA roofline measured anywhere
+// from 40 to 62 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
+const loadAtStart = loadavg()[0]!;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<number> {
@@ -292,7 +296,9 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const md = `# Benchmark results\n\nDate: ${new Date().toISOString()}\n\nAdapter: ${adapter}\n\n` +
     `Matmul strategy: ${be.matmulStrategy}${tune ? ` (autotune on ${tune.bucket}: ${JSON.stringify(tune.ms)})` : ''}\n\n` +
-    `Rooflines measured in this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy).\n\n` +
+    `Rooflines measured in this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy). ` +
+    `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)}. On a shared VM the speed of the whole ` +
+    `machine drifts between runs (the FMA roofline measured 40-62 GFLOP/s on 2026-11-23): compare a kernel with the rooflines and peers of the same run.\n\n` +
     `Command: npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\n\n${table}\n\n${trainLine ? trainLine + '\n\n' : ''}${notes.map((n) => `- ${n}`).join('\n')}\n`;
   if (!only && !quick) writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
   else console.log('(RESULTS.md is written by the full run only)');
