@@ -59,7 +59,14 @@ export function backward(root: Tensor, seed?: Tensor): void {
         continue;
       }
       const def = opTable[node.op as OpName] as { backward: (g: Tensor, ctx: BackwardContext) => (Tensor | null)[] };
-      const inputGrads = def.backward(g, { inputs: node.inputs, output: t, attrs: node.attrs, saved: node.saved });
+      const takeAccumulated = (k: number): Tensor | null => {
+        const input = node.inputs[k];
+        const prev = input?.requiresGrad ? grads.get(input) : undefined;
+        if (!prev) return null;
+        grads.delete(input);
+        return prev;
+      };
+      const inputGrads = def.backward(g, { inputs: node.inputs, output: t, attrs: node.attrs, saved: node.saved, takeAccumulated });
       node.inputs.forEach((input, k) => {
         const ig = inputGrads[k];
         if (!ig || !input.requiresGrad) return;
@@ -79,6 +86,13 @@ export interface BackwardContext<A = unknown> {
   output: Tensor;
   attrs: A;
   saved: Tensor[];
+  /**
+   * The gradient accumulated so far for input k (from consumers processed earlier), handed over:
+   * a backward that takes it must return the sum (its own contribution + this), which lets it fuse
+   * the accumulation into a kernel it runs anyway (fusedLinear: the residual epilogue of dX's matmul).
+   * Null when nothing has accumulated yet.
+   */
+  takeAccumulated?: (k: number) => Tensor | null;
 }
 
 function topoOrder(root: Tensor): Tensor[] {

@@ -287,12 +287,12 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Li
     throw new Error(`linear: unknown activation ${String(opts.activation)} (gelu or geluTanh)`);
   }
   for (const [name, t] of [['input', x], ['weight', weight], ['bias', bias], ['residual', res]] as const) if (t) checkF32('linear', name, t);
-  const x2 = reshape(x, [-1, inF]); // (N, in): one 2-D matmul keeps the weight gradient a single kernel
-  const inputs = [x2, weight];
+  // x stays [..., in] (the op treats it as N = size / in rows), so x's gradient accumulates at x itself
+  // and dX's matmul can fuse that accumulation (BackwardContext.takeAccumulated).
+  const inputs = [x, weight];
   if (bias) inputs.push(bias);
-  if (res) inputs.push(reshape(res, [-1, weight.shape[0]]));
-  const y = apply('fusedLinear', inputs, { activation: opts.activation ?? 'none', bias: Boolean(bias), residual: Boolean(res) });
-  return reshape(y, outShape);
+  if (res) inputs.push(res);
+  return apply('fusedLinear', inputs, { activation: opts.activation ?? 'none', bias: Boolean(bias), residual: Boolean(res) });
 }
 
 // ---- neural-network functions -----------------------------------------------------------------

@@ -72,28 +72,38 @@ export const matmulOps: { matmul: OpDef<OpAttrs['matmul']>; fusedLinear: OpDef<O
       return [da, db];
     },
   },
-  // One dispatch: out = act(x @ w^T + bias) + residual, x [N, in], w [out, in] (spec epilogue).
-  // Inputs [x, w, bias?, residual?]. The pre-activation is saved when an activation needs it.
+  // One dispatch: out = act(x @ w^T + bias) + residual, x [..., in] read as N = size / in rows,
+  // w [out, in], out [..., out] (spec epilogue). Inputs [x, w, bias?, residual?]. The pre-activation
+  // is saved when an activation needs it.
   fusedLinear: {
     forward: (inputs, { activation, bias, residual }) => {
       const [x, w] = inputs as [Tensor, Tensor];
-      const [rows, inF] = x.shape as [number, number];
+      const inF = w.shape[1]!;
       const outF = w.shape[0]!;
+      const outShape = [...x.shape.slice(0, -1), outF];
       const savePre = activation !== 'none' && inputs.some((t) => t.requiresGrad);
       const epilogue = { bias, residual, activation: activation === 'none' ? undefined : activation, savePre };
-      const spec = { kind: 'matmul' as const, transA: false, transB: true, batch: 1, m: rows, n: outF, k: inF, aBatchStride: 0, bBatchStride: 0, epilogue };
-      const outs = runKernel(spec, inputs, savePre ? [{ shape: [rows, outF], dtype: 'f32' }, { shape: [rows, outF], dtype: 'f32' }] : [{ shape: [rows, outF], dtype: 'f32' }]);
+      const spec = { kind: 'matmul' as const, transA: false, transB: true, batch: 1, m: x.size / inF, n: outF, k: inF, aBatchStride: 0, bBatchStride: 0, epilogue };
+      const outs = runKernel(spec, inputs, savePre ? [{ shape: outShape, dtype: 'f32' }, { shape: outShape, dtype: 'f32' }] : [{ shape: outShape, dtype: 'f32' }]);
       return { out: outs[0]!, saved: outs.slice(1) };
     },
-    // gz = g * act'(pre); dx = gz @ w; dw = gz^T @ x; dbias = column sums of gz; dresidual = g.
-    backward: (g, { inputs, saved, attrs: { activation, bias, residual } }) => {
+    // gz = g * act'(pre); dx = gz @ w (+ x's gradient accumulated so far, in the same dispatch);
+    // dw = gz^T @ x; dbias = column sums of gz; dresidual = g. All as [N, .] 2-D products.
+    backward: (g, { inputs, saved, attrs: { activation, bias, residual }, takeAccumulated }) => {
       const [x, w] = inputs as [Tensor, Tensor];
+      const [outF, inF] = w.shape as [number, number];
+      const rows = x.size / inF;
       const gz = activation === 'none' ? g : F.geluBackward(g, saved[0]!, { tanh: activation === 'geluTanh' });
-      const grads: (Tensor | null)[] = [
-        x.requiresGrad ? F.matmul(gz, w) : null,
-        w.requiresGrad ? F.matmul(gz, x, { transA: true }) : null,
-      ];
-      if (bias) grads.push(inputs[2]!.requiresGrad ? F.sum(gz, 0) : null);
+      const mm = (transA: boolean, m: number, n: number, k: number) => ({ kind: 'matmul' as const, transA, transB: false, batch: 1, m, n, k, aBatchStride: 0, bBatchStride: 0 });
+      let dx: Tensor | null = null;
+      if (x.requiresGrad) {
+        const acc = takeAccumulated?.(0) ?? null;
+        dx = acc
+          ? runKernel1({ ...mm(false, rows, inF, outF), epilogue: { bias: false, residual: true, savePre: false } }, [gz, w, acc], x.shape)
+          : runKernel1(mm(false, rows, inF, outF), [gz, w], x.shape);
+      }
+      const grads: (Tensor | null)[] = [dx, w.requiresGrad ? runKernel1(mm(true, outF, inF, rows), [gz, x], w.shape) : null];
+      if (bias) grads.push(inputs[2]!.requiresGrad ? F.sum(gz, [...Array(gz.rank - 1).keys()]) : null);
       if (residual) grads.push(g);
       return grads;
     },

@@ -84,4 +84,45 @@ describe('fused linear == composite (values and gradients)', () => {
       expect(() => F.linear(x, w, b, { activation: 'relu' as 'gelu' })).toThrow(/activation/);
     });
   });
+
+  // x feeds three linears (like Q, K, V) and a residual add: its gradient accumulates over four
+  // consumers; the linears fuse the accumulation into dX's matmul (residual epilogue, one dispatch
+  // instead of matmul + add). Equal to the composite's gradients, with no separate accumulation add.
+  for (const [name, get] of [['reference', () => ref], ['webgpu', () => gpu]] as const) {
+    it(`gradient accumulation over several linears == composite (${name})`, async () => {
+      const backend = get();
+      const grads = async (fused: boolean): Promise<{ vals: ArrayLike<number>[]; accumulationAdds: number }> => tidyAsync(async () => {
+        const rng = new SeededRandom(5);
+        const r = (n: number) => Array.from({ length: n }, () => rng.next() * 2 - 1);
+        const [B, T, H] = [2, 5, 12];
+        const x = tensor(r(B * T * H), [B, T, H], { backend, requiresGrad: true });
+        const ws = [0, 1, 2].map(() => tensor(r(H * H), [H, H], { backend, requiresGrad: true }));
+        const bs = [0, 1, 2].map(() => tensor(r(H), [H], { backend, requiresGrad: true }));
+        const lin = (i: number) => (fused
+          ? F.linear(x, ws[i]!, bs[i]!)
+          : F.reshape(F.add(F.matmul(F.reshape(x, [-1, H]), ws[i]!, { transB: true }), bs[i]!), [B, T, H]));
+        const y = F.add(F.mul(F.mul(lin(0), lin(1)), lin(2)), x);
+        // Count the elementwise adds of x-shaped gradients the backward runs (gradient accumulation).
+        const run = backend.run.bind(backend);
+        let accumulationAdds = 0;
+        backend.run = (spec, ins, outs) => {
+          if (spec.kind === 'binary' && spec.op === 'add' && spec.outShape.join() === [B, T, H].join()) accumulationAdds++;
+          run(spec, ins, outs);
+        };
+        try {
+          F.sum(F.mul(y, y)).backward();
+        } finally {
+          backend.run = run;
+        }
+        return { vals: [await x.grad!.data(), ...(await Promise.all([...ws, ...bs].map((t) => t.grad!.data())))], accumulationAdds };
+      });
+      const a = await grads(true);
+      const c = await grads(false);
+      a.vals.forEach((v, i) => expect(firstMismatch(v, c.vals[i]!, 2e-4, 2e-5), `gradient ${i}`).toBeNull());
+      // Both accumulate y's two contributions (y * y) with an add; the composite also adds x's four
+      // contributions (3 adds), which the fused path does in the three dX matmuls.
+      expect(c.accumulationAdds).toBe(4);
+      expect(a.accumulationAdds).toBe(1);
+    });
+  }
 });
