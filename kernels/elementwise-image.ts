@@ -8,7 +8,9 @@
 
 import { EW_WG, UniformLayout, ceilDiv, entry, inp, linearTextureShape, out, source, tex, type KernelPlan, type KernelSource, type TextureStep } from './common.js';
 
-const layout = new UniformLayout([['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32']]);
+const layout = new UniformLayout([
+  ['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32'], ['period', 'u32'], ['sh_c', 'u32'],
+]);
 
 export interface ImageElementwise {
   /** Source key (unique per expression). */
@@ -21,18 +23,25 @@ export interface ImageElementwise {
   prelude?: string;
   /** Extra uniforms (seed, threshold, scale). */
   uniforms?: { seed?: number; threshold?: number; scale?: number };
+  /**
+   * An input that repeats along the output (a broadcast suffix such as a [T, H] table added to every
+   * batch row): its texel for output texel t is t % u.period, from its own smaller texture.
+   */
+  cyclic?: string;
 }
 
 /** The kernel of `k` (one pipeline whatever the size). */
 export function imageElementwiseSource(k: ImageElementwise): KernelSource {
   const n = k.inputs.length;
-  return source(`ew-image:${k.key}`, () => ({
+  return source(`ew-image:${k.key}${k.cyclic ? `:cyclic-${k.cyclic}` : ''}`, () => ({
     wgsl: 'requires readonly_and_readwrite_storage_textures;\n' + (k.prelude ?? '') +
       k.inputs.map((name, i) => `@group(0) @binding(${i}) var T_${name}: texture_storage_2d<rgba32float, read>;\n`).join('') +
       `@group(0) @binding(${n}) var<storage, read_write> y: array<vec4<f32>>;\n` + layout.wgsl(n + 1) +
       entry(EW_WG, `  if (gid >= u.texels) { return; }
   let c = vec2<u32>(gid & ((1u << u.sh) - 1u), gid >> u.sh);
-${k.inputs.map((name) => `  let v_${name} = textureLoad(T_${name}, c);`).join('\n')}
+${k.inputs.map((name) => (name === k.cyclic
+    ? `  let tc_${name} = gid % u.period;\n  let v_${name} = textureLoad(T_${name}, vec2<u32>(tc_${name} & ((1u << u.sh_c) - 1u), tc_${name} >> u.sh_c));`
+    : `  let v_${name} = textureLoad(T_${name}, c);`)).join('\n')}
   var r: vec4<f32>;
 ${[0, 1, 2, 3].map((q) => `  {\n    let e = 4u * gid + ${q}u;\n${k.inputs.map((name) => `    let ${name} = v_${name}[${q}];`).join('\n')}\n    r[${q}] = ${k.expr};\n  }`).join('\n')}
   y[gid] = r;`),
@@ -45,22 +54,31 @@ ${[0, 1, 2, 3].map((q) => `  {\n    let e = 4u * gid + ${q}u;\n${k.inputs.map((n
  * multiple of 4 or too large for a texture. Either way the other kernel is listed in `alternates`,
  * so the pipelines a model creates do not depend on its sizes.
  */
-export function imageElementwisePlan(k: ImageElementwise, size: number, maxTexDim: number, storagePlan: () => KernelPlan): KernelPlan {
+export function imageElementwisePlan(
+  k: ImageElementwise, size: number, maxTexDim: number, storagePlan: () => KernelPlan, period = 0, alternates: readonly KernelSource[] = [],
+): KernelPlan {
   const src = imageElementwiseSource(k);
   const texels = size / 4;
   const shape = size > 0 && size % 4 === 0 ? linearTextureShape(texels, maxTexDim) : null;
+  // The cyclic input's own texture: `period` elements (a multiple of 4 dividing size).
+  const cshape = k.cyclic && period > 0 && period % 4 === 0 && size % period === 0 ? linearTextureShape(period / 4, maxTexDim) : null;
   const fallback = storagePlan();
-  if (!shape) return { ...fallback, alternates: [src] };
+  if (!shape || (k.cyclic && !cshape)) return { ...fallback, alternates: [src, ...alternates] };
   const n = k.inputs.length;
-  const textures: TextureStep[] = k.inputs.map((_, i) => ({ from: inp(i), texels, width: shape.width, height: shape.height, beforeStep: 0 }));
+  const textures: TextureStep[] = k.inputs.map((name, i) => (name === k.cyclic
+    ? { from: inp(i), texels: period / 4, width: cshape!.width, height: cshape!.height, beforeStep: 0 }
+    : { from: inp(i), texels, width: shape.width, height: shape.height, beforeStep: 0 }));
   return {
     temps: [],
     textures,
     steps: [{
       source: src, bind: [...k.inputs.map((_, i) => tex(i)), out(0)],
-      uniforms: { texels, sh: Math.log2(shape.width), seed: k.uniforms?.seed ?? 0, threshold: k.uniforms?.threshold ?? 0, scale: k.uniforms?.scale ?? 0 },
+      uniforms: {
+        texels, sh: Math.log2(shape.width), seed: k.uniforms?.seed ?? 0, threshold: k.uniforms?.threshold ?? 0, scale: k.uniforms?.scale ?? 0,
+        period: period / 4, sh_c: cshape ? Math.log2(cshape.width) : 0,
+      },
       workgroups: ceilDiv(texels, EW_WG),
     }],
-    alternates: fallback.steps.map((st) => st.source),
+    alternates: [...fallback.steps.map((st) => st.source), ...alternates],
   };
 }

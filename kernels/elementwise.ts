@@ -8,7 +8,7 @@ import {
   type KernelPlan,
 } from './common.js';
 import { WGSL_MATH } from './math.js';
-import { imageElementwisePlan } from './elementwise-image.js';
+import { imageElementwisePlan, imageElementwiseSource } from './elementwise-image.js';
 
 /** Set when the backend reads inputs as images where a kernel supports it (elementwise-image.ts). */
 export interface ImageOption { maxTexDim: number }
@@ -95,10 +95,21 @@ export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan 
   const expr = BINARY[spec.op];
   if (!expr) throw new Error(`binary: unknown op ${spec.op}`);
   if (image) {
-    // Texel-wise when both operands are whole and contiguous (no broadcast).
+    // Texel-wise when both operands are whole and contiguous (no broadcast), or when one of them is
+    // a contiguous suffix repeated along the other ([R, P] + [P], e.g. position embeddings added to
+    // every batch row): it is read cyclically. The other variants are listed as alternates, so the
+    // pipelines do not depend on the shapes.
     const flat = coalesce(spec.outShape, [spec.aStrides, spec.bStrides]);
-    const whole = flat.shape.length === 1 && flat.strides[0]![0] === 1 && flat.strides[1]![0] === 1;
-    return imageElementwisePlan({ key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH }, whole ? flat.shape[0]! : -1, image.maxTexDim, () => binaryKernel(spec));
+    const base = { key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH };
+    const variants = { whole: base, a: { ...base, cyclic: 'a' }, b: { ...base, cyclic: 'b' } };
+    const [sa, sb] = flat.strides as [number[], number[]];
+    const isRow = (s: number[]) => s[0] === flat.shape[1] && s[1] === 1;
+    const isRepeat = (s: number[]) => s[0] === 0 && s[1] === 1;
+    const kind = flat.shape.length === 1 ? (sa[0] === 1 && sb[0] === 1 ? 'whole' : null)
+      : flat.shape.length === 2 ? (isRow(sa) && isRepeat(sb) ? 'b' : isRepeat(sa) && isRow(sb) ? 'a' : null) : null;
+    const size = kind ? flat.shape.reduce((x, y) => x * y, 1) : -1;
+    const others = (Object.keys(variants) as (keyof typeof variants)[]).filter((v) => v !== (kind ?? 'whole')).map((v) => imageElementwiseSource(variants[v]));
+    return imageElementwisePlan(variants[kind ?? 'whole'], size, image.maxTexDim, () => binaryKernel(spec), kind === 'a' || kind === 'b' ? flat.shape[1]! : 0, others);
   }
   const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source(`binary:${spec.op}`, () => ({

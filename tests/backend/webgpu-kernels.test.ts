@@ -186,6 +186,27 @@ describe('webgpu kernels == reference', () => {
     });
   }
 
+  it('binary with one operand repeated along the other ([R, P] and [P]: the cyclic image kernel), either side, P % 4 == 0 or not', async () => {
+    const before = gpu.matmulStrategy;
+    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+    try {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div'), seedA,
+        async (rows, p, repeatA, op, seed) => {
+          const rng = new SeededRandom(seed);
+          const outShape = [rows, p];
+          const full = contiguous(outShape);
+          const rep = [0, 1];
+          const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: repeatA ? rep : full, bStrides: repeatA ? full : rep };
+          const a = values(rng, repeatA ? p : rows * p, 3);
+          const b = op === 'div' ? values(rng, repeatA ? rows * p : p, 3).map((v) => v + (v >= 0 ? 1 : -1)) : values(rng, repeatA ? rows * p : p, 3);
+          const { g, r } = await both(spec, [f32(a), f32(b)], [fout(rows * p)]);
+          expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
+
   it('where (broadcast strides, f32 and i32 values)', async () => {
     await fc.assert(fc.asyncProperty(broadcastShape, seedA, async (outShape, seed) => {
       const rng = new SeededRandom(seed);
