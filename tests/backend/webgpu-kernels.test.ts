@@ -5,13 +5,13 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { DType, HostArray, KernelSpec, Storage, UnaryOp, BinaryOp } from '../../engine/backend/spec.js';
+import type { DType, KernelSpec, UnaryOp, BinaryOp } from '../../engine/backend/spec.js';
 import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import { SeededRandom } from '../../engine/random.js';
 import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import { describeAdapter } from '../../engine/backend/webgpu/device.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
-import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
+import { contiguous, expectClose, expectEqualInts, f32, fout, i32, iout, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -26,76 +26,11 @@ afterAll(() => {
   gpu.destroy();
 });
 
-interface In { dtype: DType; data: ArrayLike<number> }
-interface Out { dtype: DType; size: number; init?: ArrayLike<number> }
-
-const f32 = (data: ArrayLike<number>): In => ({ dtype: 'f32', data: Float32Array.from(data) });
-const i32 = (data: ArrayLike<number>): In => ({ dtype: 'i32', data: Int32Array.from(data) });
-const fout = (size: number, init?: ArrayLike<number>): Out => ({ dtype: 'f32', size, init });
-const iout = (size: number, init?: ArrayLike<number>): Out => ({ dtype: 'i32', size, init });
-
-/** Runs `spec` on both backends with identical (f32-rounded) inputs; returns [gpu, ref] outputs. */
-async function both(spec: KernelSpec, ins: In[], outs: Out[]): Promise<{ g: HostArray[]; r: HostArray[] }> {
-  const res: HostArray[][] = [];
-  for (const be of [gpu, ref] as const) {
-    const xs: Storage[] = ins.map((i) => { const s = be.alloc(i.data.length, i.dtype); be.write(s, i.data); return s; });
-    const ys: Storage[] = outs.map((o) => { const s = be.alloc(o.size, o.dtype); if (o.init) be.write(s, o.init); return s; });
-    be.run(spec, xs, ys);
-    res.push(await Promise.all(ys.map((y) => be.read(y))));
-    for (const s of [...xs, ...ys]) be.free(s);
-  }
-  return { g: res[0]!, r: res[1]! };
-}
-
-interface Tol { rtol?: number; atol?: number }
-function expectClose(got: HostArray, want: HostArray, tol: Tol, what: unknown): void {
-  const rtol = tol.rtol ?? 1e-5;
-  const atol = tol.atol ?? 1e-6;
-  expect(got.length).toBe(want.length);
-  const bad: string[] = [];
-  for (let i = 0; i < want.length; i++) {
-    // GPUs may flush float32 subnormals to zero: compare them as zero.
-    const ftz = (v: number) => (Math.abs(v) < 1.1754943508222875e-38 ? 0 : v);
-    const w = ftz(Math.fround(want[i]!));
-    const g = ftz(got[i]!);
-    let ok: boolean;
-    if (Number.isNaN(w)) ok = Number.isNaN(g);
-    else if (!Number.isFinite(w)) ok = g === w;
-    else ok = Math.abs(g - w) <= atol + rtol * Math.abs(w);
-    if (!ok && bad.length < 5) bad.push(`[${i}] gpu ${g} ref ${want[i]}`);
-  }
-  if (bad.length) throw new Error(`mismatch for ${JSON.stringify(what)}:\n${bad.join('\n')}`);
-}
-function expectEqualInts(got: HostArray, want: HostArray, what: unknown): void {
-  expect(got).toBeInstanceOf(Int32Array);
-  if (Array.from(got).join() !== Array.from(want).join()) {
-    throw new Error(`mismatch for ${JSON.stringify(what)}:\n gpu ${Array.from(got).slice(0, 40).join()}\n ref ${Array.from(want).slice(0, 40).join()}`);
-  }
-}
-
-/** Random values: mostly normal * scale, with a sprinkle of edge values. */
-function values(rng: SeededRandom, n: number, scale = 1, edges: readonly number[] = []): number[] {
-  const out = new Array<number>(n);
-  for (let i = 0; i < n; i++) {
-    const u = rng.next();
-    out[i] = edges.length && u < 0.1 ? edges[Math.floor(rng.next() * edges.length)]! : rng.normal() * scale;
-  }
-  return out;
-}
-const ints = (rng: SeededRandom, n: number, lo: number, hi: number) =>
-  Array.from({ length: n }, () => lo + Math.floor(rng.next() * (hi - lo + 1)));
+const both = makeBoth(() => gpu, ref);
 
 const dimA = fc.integer({ min: 1, max: 70 });
 const seedA = fc.integer({ min: 0, max: 0x7fffffff });
 const scaleA = fc.constantFrom(1, 10, 1000);
-const contiguous = (shape: readonly number[]) => {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { st[d] = s; s *= shape[d]!; }
-  return st;
-};
-const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
-
 describe('webgpu kernels == reference', () => {
   it('fill (f32 and i32)', async () => {
     await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 5000 }), fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.boolean(),
@@ -185,27 +120,6 @@ describe('webgpu kernels == reference', () => {
       }), { numRuns: 20 });
     });
   }
-
-  it('binary with one operand repeated along the other ([R, P] and [P]: the cyclic image kernel), either side, P % 4 == 0 or not', async () => {
-    const before = gpu.matmulStrategy;
-    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
-    try {
-      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div'), seedA,
-        async (rows, p, repeatA, op, seed) => {
-          const rng = new SeededRandom(seed);
-          const outShape = [rows, p];
-          const full = contiguous(outShape);
-          const rep = [0, 1];
-          const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: repeatA ? rep : full, bStrides: repeatA ? full : rep };
-          const a = values(rng, repeatA ? p : rows * p, 3);
-          const b = op === 'div' ? values(rng, repeatA ? rows * p : p, 3).map((v) => v + (v >= 0 ? 1 : -1)) : values(rng, repeatA ? rows * p : p, 3);
-          const { g, r } = await both(spec, [f32(a), f32(b)], [fout(rows * p)]);
-          expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
-        }), { numRuns: RUNS });
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
-  });
 
   it('where (broadcast strides, f32 and i32 values)', async () => {
     await fc.assert(fc.asyncProperty(broadcastShape, seedA, async (outShape, seed) => {
@@ -442,32 +356,6 @@ describe('webgpu kernels == reference', () => {
         const again = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim)]);
         expect(Array.from(again.g[0]!)).toEqual(Array.from(g[0]!));
       }), { numRuns: RUNS });
-  });
-
-  it('scatterAdd, dim a multiple of 4: image and storage sum kernels equal the reference and each other bit for bit', async () => {
-    const before = gpu.matmulStrategy;
-    // imageInputs follows the matmul strategy: image-16x16 takes the image sum kernel, storage-reg8 the storage one.
-    const strategies: MatmulStrategy[] = strategySupported('image-16x16', gpu.adapter.wgslFeatures) ? ['image-16x16', 'storage-reg8'] : ['storage-reg8'];
-    try {
-      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 }), seedA,
-        async (rows, dim4, vocab, seed) => {
-          const rng = new SeededRandom(seed);
-          const dim = 4 * dim4;
-          const ids = ints(rng, rows, -1, vocab);
-          const dy = values(rng, rows * dim, 1);
-          const spec: KernelSpec = { kind: 'scatterAdd', rows, dim, vocab };
-          const got: HostArray[] = [];
-          for (const st of strategies) {
-            gpu.setMatmulStrategy(st);
-            const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim, values(rng, vocab * dim))]);
-            expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, { ...spec, st });
-            got.push(g[0]!);
-          }
-          for (const g of got.slice(1)) expect(Array.from(g)).toEqual(Array.from(got[0]!));
-        }), { numRuns: RUNS });
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
   });
 
   it('scatterAdd with a large vocabulary (one part per segment)', async () => {

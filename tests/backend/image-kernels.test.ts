@@ -1,0 +1,75 @@
+// Image variants of kernels (read-only storage textures; used under the image-* matmul strategies,
+// which set PlanOptions.imageInputs) equal the float64 reference, and where the storage variant
+// computes the same sums in the same order, equal it bit for bit. The backend is switched to an
+// image strategy for these tests so that they run whatever the autotuner picked.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { BinaryOp, HostArray, KernelSpec } from '../../engine/backend/spec.js';
+import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
+import { SeededRandom } from '../../engine/random.js';
+import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
+import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
+import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
+import { contiguous, expectClose, f32, fout, i32, ints, makeBoth, values } from '../helpers/kernel-check.js';
+
+let gpu: WebGPUBackend;
+const ref = new ReferenceBackend();
+const both = makeBoth(() => gpu, ref);
+const RUNS = 30;
+const seedA = fc.integer({ min: 0, max: 0x7fffffff });
+
+beforeAll(async () => {
+  gpu = await createNodeBackend({ autotune: false });
+});
+afterAll(() => gpu.destroy());
+
+describe('image kernels == reference', () => {
+  it('scatterAdd, dim a multiple of 4: image and storage sum kernels equal the reference and each other bit for bit', async () => {
+    const before = gpu.matmulStrategy;
+    // imageInputs follows the matmul strategy: image-16x16 takes the image sum kernel, storage-reg8 the storage one.
+    const strategies: MatmulStrategy[] = strategySupported('image-16x16', gpu.adapter.wgslFeatures) ? ['image-16x16', 'storage-reg8'] : ['storage-reg8'];
+    try {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 }), seedA,
+        async (rows, dim4, vocab, seed) => {
+          const rng = new SeededRandom(seed);
+          const dim = 4 * dim4;
+          const ids = ints(rng, rows, -1, vocab);
+          const dy = values(rng, rows * dim, 1);
+          const spec: KernelSpec = { kind: 'scatterAdd', rows, dim, vocab };
+          const got: HostArray[] = [];
+          for (const st of strategies) {
+            gpu.setMatmulStrategy(st);
+            const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim, values(rng, vocab * dim))]);
+            expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, { ...spec, st });
+            got.push(g[0]!);
+          }
+          for (const g of got.slice(1)) expect(Array.from(g)).toEqual(Array.from(got[0]!));
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
+
+  it('binary with one operand repeated along the other ([R, P] and [P]: the cyclic image kernel), either side, P % 4 == 0 or not', async () => {
+    const before = gpu.matmulStrategy;
+    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+    try {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div'), seedA,
+        async (rows, p, repeatA, op, seed) => {
+          const rng = new SeededRandom(seed);
+          const outShape = [rows, p];
+          const full = contiguous(outShape);
+          const rep = [0, 1];
+          const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: repeatA ? rep : full, bStrides: repeatA ? full : rep };
+          const a = values(rng, repeatA ? p : rows * p, 3);
+          const b = op === 'div' ? values(rng, repeatA ? rows * p : p, 3).map((v) => v + (v >= 0 ? 1 : -1)) : values(rng, repeatA ? rows * p : p, 3);
+          const { g, r } = await both(spec, [f32(a), f32(b)], [fout(rows * p)]);
+          expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
+
+});
