@@ -68,3 +68,75 @@ export class TexturePool {
     this.live.clear();
   }
 }
+
+/**
+ * Textures that hold a copy of a storage buffer's first texels, kept after the dispatch so that the
+ * next plan reading the same unchanged buffer as a texture skips the copy (on llvmpipe a BERT-small
+ * training step copied 724 MB into textures, 265 MB of it a second or third time: an activation read
+ * by the Q, K and V products, a gradient by dX, dW and the bias sum, a weight by the forward and dX).
+ * The backend invalidates a buffer's entry whenever it may change (dispatch outputs and temps, queue
+ * copies, writes, free), so a hit is always the buffer's current contents. Least recently used
+ * entries beyond `maxBytes` go back to the pool; entries in use by the plan being recorded are pinned.
+ */
+export class TextureCache {
+  private readonly entries = new Map<GPUBuffer, { tex: PooledTexture; texels: number }>();
+  private readonly cached = new Set<PooledTexture>();
+  /** Textures handed out to the plan being recorded (count of uses). */
+  private readonly pins = new Map<PooledTexture, number>();
+  private bytes = 0;
+  hits = 0;
+
+  constructor(private readonly pool: TexturePool, private readonly maxBytes: number) {}
+
+  /** The cached texture of `buf` with `texels` texels at `width` (pinned until finish), or null. */
+  take(buf: GPUBuffer, texels: number, width: number): PooledTexture | null {
+    const e = this.entries.get(buf);
+    if (!e || e.texels !== texels || e.tex.width !== width) return null;
+    this.entries.delete(buf); // re-insert: most recently used last
+    this.entries.set(buf, e);
+    this.pin(e.tex);
+    this.hits++;
+    return e.tex;
+  }
+
+  /** Caches `tex`, just filled from `buf` (pinned until finish). */
+  put(buf: GPUBuffer, tex: PooledTexture, texels: number): void {
+    this.invalidate(buf);
+    this.entries.set(buf, { tex, texels });
+    this.cached.add(tex);
+    this.bytes += tex.width * tex.height * 16;
+    this.pin(tex);
+  }
+
+  /** Forgets `buf`'s texture (its contents may change); it returns to the pool once unpinned. */
+  invalidate(buf: GPUBuffer): void {
+    const e = this.entries.get(buf);
+    if (!e) return;
+    this.entries.delete(buf);
+    this.cached.delete(e.tex);
+    this.bytes -= e.tex.width * e.tex.height * 16;
+    if (!this.pins.has(e.tex)) this.pool.release(e.tex);
+  }
+
+  /** Unpins the textures a plan took or put (once per use), then evicts beyond the budget. */
+  finish(used: readonly PooledTexture[]): void {
+    for (const t of used) {
+      const n = (this.pins.get(t) ?? 1) - 1;
+      if (n > 0) { this.pins.set(t, n); continue; }
+      this.pins.delete(t);
+      if (!this.cached.has(t)) this.pool.release(t);
+    }
+    for (const [b, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      if (!this.pins.has(e.tex)) this.invalidate(b);
+    }
+  }
+
+  clear(): void {
+    for (const b of [...this.entries.keys()]) this.invalidate(b);
+  }
+
+  private pin(t: PooledTexture): void {
+    this.pins.set(t, (this.pins.get(t) ?? 0) + 1);
+  }
+}

@@ -11,7 +11,7 @@ import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.j
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
 import { envRowStrategy, heuristicRowStrategy, isRowStrategy, rowStrategySupported, type RowStrategy } from '../../../kernels/rows-strategy.js';
 import { ATTENTION_VARIANTS, envAttentionVariant, type AttentionVariant } from '../../../kernels/attention.js';
-import { TexturePool, type PooledTexture } from './textures.js';
+import { TextureCache, TexturePool, type PooledTexture } from './textures.js';
 import type { AdapterReport } from './device.js';
 import { BufferUsage, MapMode } from './flags.js';
 import { PipelineCache } from './pipelines.js';
@@ -31,6 +31,8 @@ export interface WebGPUBackendOptions {
   matmulStrategy?: MatmulStrategy;
   /** Forces the row-kernel strategy (else env WEBGPU_ROWS, else per adapter; kernels/rows-strategy.ts). */
   rowStrategy?: RowStrategy;
+  /** Bytes of textures kept as copies of unchanged input buffers (textures.ts TextureCache; default 256 MiB, 0: none). */
+  textureCacheBytes?: number;
 }
 
 export interface BackendStats {
@@ -42,6 +44,8 @@ export interface BackendStats {
   bindGroupHits: number;
   pool: PoolStats;
   staging: PoolStats;
+  /** Texture copies skipped because the input buffer's texture was cached. */
+  textureCacheHits: number;
 }
 
 class GPUStorage implements Storage {
@@ -65,6 +69,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly queue: CommandQueue;
   private readonly textures: TexturePool;
+  private readonly texCache: TextureCache | null;
   private live = 0;
   private nextId = 0;
   private destroyed = false;
@@ -80,6 +85,8 @@ export class WebGPUBackend implements Backend {
     this.staging = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 256 << 20, 'staging');
     this.pipelines = new PipelineCache(device, this.debug);
     this.textures = new TexturePool(device);
+    const cacheBytes = opts.textureCacheBytes ?? 256 * 2 ** 20;
+    this.texCache = cacheBytes > 0 ? new TextureCache(this.textures, cacheBytes) : null;
     const forced = opts.matmulStrategy ?? envStrategy();
     if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
     this.matmulForced = forced !== undefined;
@@ -117,6 +124,7 @@ export class WebGPUBackend implements Backend {
     const s = this.own(storage, 'free');
     s.freed = true;
     this.live--;
+    this.texCache?.invalidate(s.buffer);
     this.pool.release(s.buffer, this.queue.references(s.buffer));
   }
 
@@ -127,6 +135,7 @@ export class WebGPUBackend implements Backend {
     const arr = s.dtype === 'f32'
       ? (data instanceof Float32Array ? data : Float32Array.from(data))
       : (data instanceof Int32Array ? data : Int32Array.from(data));
+    this.texCache?.invalidate(s.buffer);
     // queue.writeBuffer runs before the pending encoder: submit it first if it touches this buffer.
     if (this.queue.references(s.buffer)) this.queue.submit();
     this.device.queue.writeBuffer(s.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
@@ -236,6 +245,7 @@ export class WebGPUBackend implements Backend {
     // WebGPU forbids binding a buffer writable and bound again in the same dispatch: route an output
     // that aliases an input through a temporary (seeded with its contents, for `copy`'s untouched elements).
     const outBufs: BoundBuffer[] = outs.map((o) => ({ buffer: o.buffer, bytes: bindBytes(o.size) }));
+    for (const o of outs) this.texCache?.invalidate(o.buffer); // about to change
     const aliased: { tmp: GPUBuffer; dst: GPUBuffer; bytes: number }[] = [];
     outs.forEach((o, i) => {
       if (ins.some((x) => x.buffer === o.buffer) || outs.some((x, j) => j < i && x.buffer === o.buffer)) {
@@ -251,6 +261,7 @@ export class WebGPUBackend implements Backend {
       return { buffer: this.pool.acquire(bytes), bytes };
     });
     const texs: PooledTexture[] = [];
+    const fromCache: PooledTexture[] = []; // taken from or put into the texture cache
     const resolve = (r: BufRef): BoundBuffer => {
       if (r.io === 'in') return { buffer: ins[r.index]!.buffer, bytes: bindBytes(ins[r.index]!.size) };
       if (r.io === 'out') return outBufs[r.index]!;
@@ -261,9 +272,22 @@ export class WebGPUBackend implements Backend {
     for (const [i, step] of plan.steps.entries()) {
       for (const t of plan.textures ?? []) {
         if (t.beforeStep !== i) continue;
+        const src = resolve(t.from).buffer;
+        // Inputs are not written by the plan, so their textures can be cached; temps and outputs are.
+        const cacheable = this.texCache !== null && t.from.io === 'in';
+        const hit = cacheable ? this.texCache!.take(src, t.texels, t.width) : null;
+        if (hit) {
+          texs.push(hit);
+          fromCache.push(hit);
+          continue;
+        }
         const pooled = this.textures.acquire(t.width, t.height);
         texs.push(pooled);
-        this.queue.copyToTexture(resolve(t.from).buffer, pooled.texture, t.texels, t.width);
+        this.queue.copyToTexture(src, pooled.texture, t.texels, t.width);
+        if (cacheable) {
+          this.texCache!.put(src, pooled, t.texels);
+          fromCache.push(pooled);
+        }
       }
       if (step.workgroups <= 0) continue;
       const { pipeline, layout } = this.pipelines.get(step.source);
@@ -271,10 +295,12 @@ export class WebGPUBackend implements Backend {
     }
     for (const a of aliased) {
       this.queue.copy(a.tmp, a.dst, a.bytes);
+      this.texCache?.invalidate(a.dst); // an in-place op's input, possibly cached during this plan
       this.pool.release(a.tmp, true);
     }
     for (const t of temps) this.pool.release(t.buffer, this.queue.references(t.buffer));
-    for (const t of texs) this.textures.release(t);
+    for (const t of texs) if (!fromCache.includes(t)) this.textures.release(t);
+    this.texCache?.finish(fromCache);
   }
 
   flush(): void {
@@ -313,6 +339,7 @@ export class WebGPUBackend implements Backend {
       bindGroupHits: this.queue.bindGroupHits,
       pool: this.pool.stats(),
       staging: this.staging.stats(),
+      textureCacheHits: this.texCache?.hits ?? 0,
     };
   }
 
@@ -321,6 +348,7 @@ export class WebGPUBackend implements Backend {
     this.checkAlive();
     this.pool.trim();
     this.staging.trim();
+    this.texCache?.clear();
     this.textures.trim();
     this.queue.forgetBindGroups();
   }
