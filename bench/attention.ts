@@ -21,7 +21,7 @@ const layout = layoutArg > 0 ? (process.argv[layoutArg + 1] as 'bhtd' | 'bthd') 
 if (layout !== 'bhtd' && layout !== 'bthd') throw new Error(`--layout ${String(layout)}: bhtd or bthd`);
 
 export async function benchAttention(): Promise<{ composite: number; fused: number }> {
-  const backend = await createNodeBackend();
+  const backend = await createNodeBackend({ textureCacheBytes: 0 }); // q, k, v copied each call, as for fresh tensors
   if (variant) backend.setAttentionVariant(variant);
   const shape = layout === 'bthd' ? [B, T, nh, hs] : [B, nh, T, hs];
   const mk = () => randn(shape, { backend, seed: 1 });

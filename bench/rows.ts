@@ -17,7 +17,7 @@ const reps = Number(arg('--reps') ?? 7);
 const budgetMs = Number(arg('--budget-ms') ?? 6000);
 const only = arg('--only') ? new RegExp(arg('--only')!) : null;
 
-const be = await createNodeBackend({ autotune: false });
+const be = await createNodeBackend({ autotune: false, textureCacheBytes: 0 }); // each run copies its inputs, as for fresh tensors
 const strategies = (arg('--strategy')?.split(',') ?? ROW_STRATEGIES.filter((s) => rowStrategySupported(s, be.adapter.wgslFeatures))) as RowStrategy[];
 console.log(`adapter: ${describeAdapter(be.adapter)}; loadavg before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 

@@ -79,4 +79,28 @@ describe('texture cache', () => {
     close(await product(a2, b), await expected(av4.map((v) => -v), bv));
     for (const s of [a2, b, src]) gpu.free(s);
   });
+
+  it('with a budget of 0 nothing is reused (what the kernel benchmarks time)', async () => {
+    const rng = new SeededRandom(4);
+    const av = rand(rng, M * K);
+    const bv = rand(rng, K * N);
+    const a = gpu.alloc(M * K, 'f32');
+    const b = gpu.alloc(K * N, 'f32');
+    gpu.write(a, av);
+    gpu.write(b, bv);
+    gpu.setTextureCacheBytes(0);
+    try {
+      const hits = gpu.stats().textureCacheHits;
+      close(await product(a, b), await expected(av, bv));
+      close(await product(a, b), await expected(av, bv));
+      expect(gpu.stats().textureCacheHits).toBe(hits);
+    } finally {
+      gpu.setTextureCacheBytes(256 * 2 ** 20);
+    }
+    close(await product(a, b), await expected(av, bv));
+    const hits = gpu.stats().textureCacheHits;
+    close(await product(a, b), await expected(av, bv));
+    expect(gpu.stats().textureCacheHits).toBe(hits + 2);
+    for (const s of [a, b]) gpu.free(s);
+  });
 });

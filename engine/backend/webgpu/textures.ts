@@ -86,10 +86,17 @@ export class TextureCache {
   private bytes = 0;
   hits = 0;
 
-  constructor(private readonly pool: TexturePool, private readonly maxBytes: number) {}
+  constructor(private readonly pool: TexturePool, private maxBytes: number) {}
+
+  /** Changes the budget (0: cache nothing, every read copies afresh); evicts what no longer fits. */
+  setBudget(bytes: number): void {
+    this.maxBytes = bytes;
+    this.finish([]);
+  }
 
   /** The cached texture of `buf` with `texels` texels at `width` (pinned until finish), or null. */
   take(buf: GPUBuffer, texels: number, width: number): PooledTexture | null {
+    if (this.maxBytes <= 0) return null;
     const e = this.entries.get(buf);
     if (!e || e.texels !== texels || e.tex.width !== width) return null;
     this.entries.delete(buf); // re-insert: most recently used last
@@ -102,6 +109,7 @@ export class TextureCache {
   /** Caches `tex`, just filled from `buf` (pinned until finish). */
   put(buf: GPUBuffer, tex: PooledTexture, texels: number): void {
     this.invalidate(buf);
+    if (this.maxBytes <= 0) { this.pin(tex); return; } // not cached: released by finish
     this.entries.set(buf, { tex, texels });
     this.cached.add(tex);
     this.bytes += tex.width * tex.height * 16;

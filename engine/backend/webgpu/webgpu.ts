@@ -69,7 +69,7 @@ export class WebGPUBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private readonly queue: CommandQueue;
   private readonly textures: TexturePool;
-  private readonly texCache: TextureCache | null;
+  private readonly texCache: TextureCache;
   private live = 0;
   private nextId = 0;
   private destroyed = false;
@@ -86,7 +86,7 @@ export class WebGPUBackend implements Backend {
     this.pipelines = new PipelineCache(device, this.debug);
     this.textures = new TexturePool(device);
     const cacheBytes = opts.textureCacheBytes ?? 256 * 2 ** 20;
-    this.texCache = cacheBytes > 0 ? new TextureCache(this.textures, cacheBytes) : null;
+    this.texCache = new TextureCache(this.textures, cacheBytes);
     const forced = opts.matmulStrategy ?? envStrategy();
     if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
     this.matmulForced = forced !== undefined;
@@ -124,7 +124,7 @@ export class WebGPUBackend implements Backend {
     const s = this.own(storage, 'free');
     s.freed = true;
     this.live--;
-    this.texCache?.invalidate(s.buffer);
+    this.texCache.invalidate(s.buffer);
     this.pool.release(s.buffer, this.queue.references(s.buffer));
   }
 
@@ -135,7 +135,7 @@ export class WebGPUBackend implements Backend {
     const arr = s.dtype === 'f32'
       ? (data instanceof Float32Array ? data : Float32Array.from(data))
       : (data instanceof Int32Array ? data : Int32Array.from(data));
-    this.texCache?.invalidate(s.buffer);
+    this.texCache.invalidate(s.buffer);
     // queue.writeBuffer runs before the pending encoder: submit it first if it touches this buffer.
     if (this.queue.references(s.buffer)) this.queue.submit();
     this.device.queue.writeBuffer(s.buffer, 0, arr.buffer, arr.byteOffset, arr.byteLength);
@@ -245,7 +245,7 @@ export class WebGPUBackend implements Backend {
     // WebGPU forbids binding a buffer writable and bound again in the same dispatch: route an output
     // that aliases an input through a temporary (seeded with its contents, for `copy`'s untouched elements).
     const outBufs: BoundBuffer[] = outs.map((o) => ({ buffer: o.buffer, bytes: bindBytes(o.size) }));
-    for (const o of outs) this.texCache?.invalidate(o.buffer); // about to change
+    for (const o of outs) this.texCache.invalidate(o.buffer); // about to change
     const aliased: { tmp: GPUBuffer; dst: GPUBuffer; bytes: number }[] = [];
     outs.forEach((o, i) => {
       if (ins.some((x) => x.buffer === o.buffer) || outs.some((x, j) => j < i && x.buffer === o.buffer)) {
@@ -274,8 +274,8 @@ export class WebGPUBackend implements Backend {
         if (t.beforeStep !== i) continue;
         const src = resolve(t.from).buffer;
         // Inputs are not written by the plan, so their textures can be cached; temps and outputs are.
-        const cacheable = this.texCache !== null && t.from.io === 'in';
-        const hit = cacheable ? this.texCache!.take(src, t.texels, t.width) : null;
+        const cacheable = t.from.io === 'in';
+        const hit = cacheable ? this.texCache.take(src, t.texels, t.width) : null;
         if (hit) {
           texs.push(hit);
           fromCache.push(hit);
@@ -285,7 +285,7 @@ export class WebGPUBackend implements Backend {
         texs.push(pooled);
         this.queue.copyToTexture(src, pooled.texture, t.texels, t.width);
         if (cacheable) {
-          this.texCache!.put(src, pooled, t.texels);
+          this.texCache.put(src, pooled, t.texels);
           fromCache.push(pooled);
         }
       }
@@ -295,12 +295,12 @@ export class WebGPUBackend implements Backend {
     }
     for (const a of aliased) {
       this.queue.copy(a.tmp, a.dst, a.bytes);
-      this.texCache?.invalidate(a.dst); // an in-place op's input, possibly cached during this plan
+      this.texCache.invalidate(a.dst); // an in-place op's input, possibly cached during this plan
       this.pool.release(a.tmp, true);
     }
     for (const t of temps) this.pool.release(t.buffer, this.queue.references(t.buffer));
     for (const t of texs) if (!fromCache.includes(t)) this.textures.release(t);
-    this.texCache?.finish(fromCache);
+    this.texCache.finish(fromCache);
   }
 
   flush(): void {
@@ -339,8 +339,16 @@ export class WebGPUBackend implements Backend {
       bindGroupHits: this.queue.bindGroupHits,
       pool: this.pool.stats(),
       staging: this.staging.stats(),
-      textureCacheHits: this.texCache?.hits ?? 0,
+      textureCacheHits: this.texCache.hits,
     };
+  }
+
+  /**
+   * Bytes of input-buffer textures to keep for reuse (0: none, every texture read copies afresh, as
+   * for a freshly computed tensor: the kernel benchmarks time it that way).
+   */
+  setTextureCacheBytes(bytes: number): void {
+    this.texCache.setBudget(bytes);
   }
 
   /** Destroys the pooled (free) buffers, e.g. between phases with different tensor sizes. */
@@ -348,7 +356,7 @@ export class WebGPUBackend implements Backend {
     this.checkAlive();
     this.pool.trim();
     this.staging.trim();
-    this.texCache?.clear();
+    this.texCache.clear();
     this.textures.trim();
     this.queue.forgetBindGroups();
   }
