@@ -74,9 +74,10 @@ export class TexturePool {
  * next plan reading the same unchanged buffer as a texture skips the copy (on llvmpipe a BERT-small
  * training step copied 724 MB into textures, 265 MB of it a second or third time: an activation read
  * by the Q, K and V products, a gradient by dX, dW and the bias sum, a weight by the forward and dX).
- * The backend invalidates a buffer's entry whenever it may change (dispatch outputs and temps, queue
- * copies, writes, free), so a hit is always the buffer's current contents. Least recently used
- * entries beyond `maxBytes` go back to the pool; entries in use by the plan being recorded are pinned.
+ * Only plan inputs are cached (a plan never writes its inputs); the backend invalidates a buffer's
+ * entry whenever it may change (as a dispatch output, an in-place op's copy-back, a write, a free),
+ * so a hit is always the buffer's current contents. Least recently used entries beyond `maxBytes` go
+ * back to the pool; textures in use by the plan being recorded are pinned until it is recorded.
  */
 export class TextureCache {
   private readonly entries = new Map<GPUBuffer, { tex: PooledTexture; texels: number }>();
