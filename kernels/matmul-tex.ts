@@ -47,17 +47,27 @@ export interface TexTile {
 const texLayout = new UniformLayout([
   ['batch', 'u32'], ['m', 'u32'], ['n', 'u32'], ['k', 'u32'],
   ['a_bs', 'u32'], ['b_bs', 'u32'], ['a_rs', 'u32'], ['b_rs', 'u32'], ['a_sh', 'u32'], ['b_sh', 'u32'],
-  ['tiles_n', 'u32'], ['tiles', 'u32'], ['m4', 'u32'], ['n4', 'u32'],
+  ['tiles_n', 'u32'], ['tiles', 'u32'], ['m4', 'u32'], ['n4', 'u32'], ['r_sh', 'u32'],
 ]);
+
+/**
+ * Whether a residual epilogue reads the residual as an image (texture TR, one texel per 4 outputs)
+ * instead of one storage load per element (~3.5 ns each on llvmpipe, about as much as a separate add
+ * kernel): image tiles, N % 4 == 0, and no activation (the residual is then added before store_c).
+ */
+const residualImage = (tile: TexTile, ep: MatmulEpilogue | undefined, n: number): boolean =>
+  Boolean(tile.image && ep?.residual && !ep.activation && n % 4 === 0);
 
 const range = (n: number) => [...Array(n).keys()];
 const COMP = ['x', 'y', 'z', 'w'];
 
-function texWgsl(transA: boolean, transB: boolean, t: TexTile, ep: MatmulEpilogue | undefined): string {
+function texWgsl(transA: boolean, transB: boolean, t: TexTile, epIn: MatmulEpilogue | undefined, resImage: boolean): string {
+  // With resImage the residual is a texture bound after TB and added here; store_c does the rest.
+  const ep = resImage && epIn ? { ...epIn, residual: false } : epIn;
   const { r: R, c: C, wgx: WGX, wgy: WGY } = t;
   const RI = R / 4;
   const CJ = C / 4;
-  const eb = epilogueBindings(ep, 2);
+  const eb = epilogueBindings(ep, resImage ? 3 : 2);
   const lod = t.image ? '' : ', 0';
   const ldA = (e: string) => `textureLoad(TA, vec2<u32>((${e}) & AM, (${e}) >> AS)${lod})`;
   const ldB = (e: string) => `textureLoad(TB, vec2<u32>((${e}) & BM, (${e}) >> BS)${lod})`;
@@ -122,13 +132,13 @@ ${range(R).map((r) => `      case ${r}u: { ${range(CJ).map((j) => `v${j} = c${r}
     let row = 4u * (rg0 + ${WGY}u * (r >> 2u)) + (r & 3u);
     if (row < M) {
       let o = cb + row * N;
-${range(CJ).map((j) => `${ep?.bias ? `      v${j} = v${j} + bias${j};\n` : ''}${range(4).map((qq) => `      if (col${j} + ${qq}u < N) { store_c(o + col${j} + ${qq}u, col${j} + ${qq}u, v${j}.${COMP[qq]}); }`).join('\n')}`).join('\n')}
+${range(CJ).map((j) => `${ep?.bias ? `      v${j} = v${j} + bias${j};\n` : ''}${resImage ? `      let rt${j} = (o + col${j}) >> 2u;\n      v${j} = v${j} + textureLoad(TR, vec2<u32>(rt${j} & ((1u << u.r_sh) - 1u), rt${j} >> u.r_sh));\n` : ''}${range(4).map((qq) => `      if (col${j} + ${qq}u < N) { store_c(o + col${j} + ${qq}u, col${j} + ${qq}u, v${j}.${COMP[qq]}); }`).join('\n')}`).join('\n')}
     }
   }`;
   const texType = t.image ? 'texture_storage_2d<rgba32float, read>' : 'texture_2d<f32>';
   return (t.image ? 'requires readonly_and_readwrite_storage_textures;\n' : '') +
     `@group(0) @binding(0) var TA: ${texType};\n@group(0) @binding(1) var TB: ${texType};\n` +
-    eb.wgsl + texLayout.wgsl(eb.next) + epilogueWgsl(ep, true) +
+    (resImage ? `@group(0) @binding(2) var TR: ${texType};\n` : '') + eb.wgsl + texLayout.wgsl(eb.next) + epilogueWgsl(ep, true) +
     entry(WGX * WGY, `  if (wgid >= u.tiles * u.batch) { return; }
   let M = u.m;
   let N = u.n;
@@ -189,10 +199,13 @@ export const packSource: KernelSource = source('matmul-pack', () => ({
   bindings: ['read', 'write'], uniform: packLayout,
 }));
 
-export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined): KernelSource {
-  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}`;
-  const eb = epilogueBindings(ep, 2);
-  return source(key, () => ({ wgsl: texWgsl(transA, transB, tile, ep), bindings: [tile.image ? 'image' : 'texture', tile.image ? 'image' : 'texture', ...eb.access], uniform: texLayout }));
+export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined, resImage = false): KernelSource {
+  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}${resImage ? ':res-image' : ''}`;
+  const kind = tile.image ? 'image' as const : 'texture' as const;
+  const eb = epilogueBindings(resImage && ep ? { ...ep, residual: false } : ep, resImage ? 3 : 2);
+  return source(key, () => ({
+    wgsl: texWgsl(transA, transB, tile, ep, resImage), bindings: [kind, kind, ...(resImage ? [kind] : []), ...eb.access], uniform: texLayout,
+  }));
 }
 
 interface OperandLayout {
@@ -241,19 +254,31 @@ export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number
   };
   prepare(la, sa, 0);
   prepare(lb, sb, 1);
+  const resImage = residualImage(tile, epilogue, n);
+  let rSh = 0;
+  if (resImage) {
+    // The residual [batch, m, n] (input 2 + bias) as a linear texture.
+    const texels = (batch * m * n) / 4;
+    const sr = linearTextureShape(texels, maxTexDim);
+    if (!sr) return null;
+    textures.push({ from: inp(epilogue!.bias ? 3 : 2), texels, width: sr.width, height: sr.height, beforeStep: -1 });
+    rSh = Math.log2(sr.width);
+  }
   const mm = steps.length;
   for (let i = 0; i < textures.length; i++) textures[i] = { ...textures[i]!, beforeStep: mm };
-  const eb = epilogueBindings(epilogue, 2);
+  const eb = epilogueBindings(resImage ? { ...epilogue!, residual: false } : epilogue, resImage ? 3 : 2);
   const tilesN = ceilDiv(n, tile.c * tile.wgx);
   const tiles = tilesN * ceilDiv(m, tile.r * tile.wgy);
   steps.push({
-    source: texSource(transA, transB, tile, epilogue),
-    bind: [tex(0), tex(1), ...eb.refs],
+    source: texSource(transA, transB, tile, epilogue, resImage),
+    bind: [tex(0), tex(1), ...(resImage ? [tex(2)] : []), ...eb.refs],
     uniforms: {
       batch, m, n, k, a_bs: la.bs, b_bs: lb.bs, a_rs: la.rs, b_rs: lb.rs,
-      a_sh: Math.log2(sa.width), b_sh: Math.log2(sb.width), tiles_n: tilesN, tiles, m4: ceilDiv(m, 4), n4: ceilDiv(n, 4),
+      a_sh: Math.log2(sa.width), b_sh: Math.log2(sb.width), tiles_n: tilesN, tiles, m4: ceilDiv(m, 4), n4: ceilDiv(n, 4), r_sh: rSh,
     },
     workgroups: tiles * batch,
   });
-  return { temps, steps, textures };
+  // Both residual variants exist for image tiles, so the pipelines do not depend on n.
+  const both = Boolean(tile.image && epilogue?.residual && !epilogue.activation);
+  return { temps, steps, textures, ...(both ? { alternates: [texSource(transA, transB, tile, epilogue, !resImage)] } : {}) };
 }

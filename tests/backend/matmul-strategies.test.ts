@@ -84,6 +84,8 @@ describe('matmul strategies == reference', () => {
       for (const [batch, m, n, k, transA, transB] of cases) {
         await check(strategy, { kind: 'matmul', transA, transB, batch, m, n, k, aBatchStride: m * k, bBatchStride: 0, epilogue: { bias: true, activation: 'gelu', savePre: true } }, m * n + k);
         await check(strategy, { kind: 'matmul', transA, transB, batch, m, n, k, aBatchStride: 0, bBatchStride: n * k }, m + n * k);
+        // Residual without activation: image tiles read it as a texture when n % 4 == 0.
+        await check(strategy, { kind: 'matmul', transA, transB, batch, m, n, k, aBatchStride: m * k, bBatchStride: 0, epilogue: { bias: n % 8 === 0, residual: true, savePre: false } }, m * k + n);
       }
     });
   }
