@@ -10,7 +10,7 @@ import { bertPreset } from '../models/configs.js';
 const arg = (name: string, dflt: string) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1]! : dflt; };
 
 export async function benchOptim(iters = Number(arg('--iters', '5')), which = arg('--opt', 'adamw')): Promise<{ composite: number; fused: number }> {
-  const backend = await createNodeBackend();
+  const backend = await createNodeBackend({ textureCacheBytes: 0 }); // every step copies its inputs, as in training
   const model = new BertModel(bertPreset('small'), { backend });
   const params = model.parameters();
   const count = params.reduce((a, p) => a + p.size, 0);

@@ -2,7 +2,7 @@
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import { describeAdapter } from '../engine/backend/webgpu/device.js';
 
-const be = await createNodeBackend();
+const be = await createNodeBackend({ textureCacheBytes: 0 }); // each call copies its operands, as for fresh tensors
 console.log(`adapter: ${describeAdapter(be.adapter)}`);
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 for (const n of sizes.length ? sizes : [256, 512, 1024]) {
