@@ -41,15 +41,21 @@ function close(got: ArrayLike<number>, want: ArrayLike<number>): void {
   for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * (1 + Math.abs(want[i]!)));
 }
 
+/** Random operands a [M, K], b [K, N] on the GPU, with their values. */
+function operands(seed: number) {
+  const rng = new SeededRandom(seed);
+  const av = rand(rng, M * K);
+  const bv = rand(rng, K * N);
+  const a = gpu.alloc(M * K, 'f32');
+  const b = gpu.alloc(K * N, 'f32');
+  gpu.write(a, av);
+  gpu.write(b, bv);
+  return { rng, av, bv, a, b };
+}
+
 describe('texture cache', () => {
   it('reuses the texture of an unchanged input and never serves stale contents', async () => {
-    const rng = new SeededRandom(3);
-    const av = rand(rng, M * K);
-    const bv = rand(rng, K * N);
-    const a = gpu.alloc(M * K, 'f32');
-    const b = gpu.alloc(K * N, 'f32');
-    gpu.write(a, av);
-    gpu.write(b, bv);
+    const { rng, av, bv, a, b } = operands(3);
     close(await product(a, b), await expected(av, bv));
     const hits = gpu.stats().textureCacheHits;
     close(await product(a, b), await expected(av, bv));
@@ -81,13 +87,7 @@ describe('texture cache', () => {
   });
 
   it('with a budget of 0 nothing is reused (what the kernel benchmarks time)', async () => {
-    const rng = new SeededRandom(4);
-    const av = rand(rng, M * K);
-    const bv = rand(rng, K * N);
-    const a = gpu.alloc(M * K, 'f32');
-    const b = gpu.alloc(K * N, 'f32');
-    gpu.write(a, av);
-    gpu.write(b, bv);
+    const { rng, av, bv, a, b } = operands(4);
     gpu.setTextureCacheBytes(0);
     try {
       const hits = gpu.stats().textureCacheHits;
