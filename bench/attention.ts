@@ -47,14 +47,14 @@ export async function benchAttention(): Promise<{ composite: number; fused: numb
     for (let i = 0; i < iters + 1; i++) {
       let t0 = performance.now();
       const y = tidy(() => f());
-      await y.data();
+      await backend.sync();
       if (i > 0) fwd.push(performance.now() - t0);
       y.dispose();
       t0 = performance.now();
       tidy(() => {
         f().backward(go);
       });
-      await q.grad!.data(); await k.grad!.data(); await v.grad!.data();
+      await backend.sync();
       if (i > 0) both.push(performance.now() - t0);
       for (const t of [q, k, v]) { t.grad!.dispose(); t.grad = null; }
     }
