@@ -202,21 +202,28 @@ describe('webgpu kernels == reference', () => {
   });
 
   it('unary, same-shape binary and dropout at sizes that take the image-input kernels (multiples of 4, several texture rows)', async () => {
-    expect(gpu.matmulStrategy.startsWith('image-') || !gpu.adapter.wgslFeatures.includes('readonly_and_readwrite_storage_textures')).toBe(true);
-    const rng = new SeededRandom(5);
-    for (const n of [12, 4096, 40_000, 40_003]) {
-      const x = values(rng, n, 1, [-20, 20]);
-      const y = values(rng, n, 1);
-      for (const spec of [
-        { kind: 'unary', op: 'gelu', size: n }, { kind: 'unary', op: 'exp', size: n },
-        { kind: 'binary', op: 'mul', outShape: [n], aStrides: [1], bStrides: [1] }, { kind: 'binary', op: 'pow', outShape: [n], aStrides: [1], bStrides: [1] },
-      ] as KernelSpec[]) {
-        const { g, r } = await both(spec, spec.kind === 'binary' ? [f32(x.map(Math.abs)), f32(y)] : [f32(x)], [fout(n)]);
-        expectClose(g[0]!, r[0]!, { rtol: 2e-5, atol: 1e-6 }, spec);
+    // The image-input elementwise kernels run when the backend's matmul strategy reads images: force
+    // one (the autotuner may pick another, e.g. on SwiftShader) where the WGSL feature exists.
+    const before = gpu.matmulStrategy;
+    if (gpu.adapter.wgslFeatures.includes('readonly_and_readwrite_storage_textures')) gpu.setMatmulStrategy('image-16x16');
+    try {
+      const rng = new SeededRandom(5);
+      for (const n of [12, 4096, 40_000, 40_003]) {
+        const x = values(rng, n, 1, [-20, 20]);
+        const y = values(rng, n, 1);
+        for (const spec of [
+          { kind: 'unary', op: 'gelu', size: n }, { kind: 'unary', op: 'exp', size: n },
+          { kind: 'binary', op: 'mul', outShape: [n], aStrides: [1], bStrides: [1] }, { kind: 'binary', op: 'pow', outShape: [n], aStrides: [1], bStrides: [1] },
+        ] as KernelSpec[]) {
+          const { g, r } = await both(spec, spec.kind === 'binary' ? [f32(x.map(Math.abs)), f32(y)] : [f32(x)], [fout(n)]);
+          expectClose(g[0]!, r[0]!, { rtol: 2e-5, atol: 1e-6 }, spec);
+        }
+        const drop: KernelSpec = { kind: 'dropout', size: n, p: 0.3, seed: 77 };
+        const d = await both(drop, [f32(x)], [fout(n)]);
+        expectClose(d.g[0]!, d.r[0]!, { rtol: 1e-6, atol: 0 }, drop);
       }
-      const drop: KernelSpec = { kind: 'dropout', size: n, p: 0.3, seed: 77 };
-      const d = await both(drop, [f32(x)], [fout(n)]);
-      expectClose(d.g[0]!, d.r[0]!, { rtol: 1e-6, atol: 0 }, drop);
+    } finally {
+      gpu.setMatmulStrategy(before);
     }
   });
 
