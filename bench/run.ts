@@ -14,6 +14,7 @@ import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import { cachedChoice } from '../engine/backend/webgpu/autotune.js';
 import { describeAdapter } from '../engine/backend/webgpu/device.js';
 import type { WebGPUBackend } from '../engine/backend/webgpu/webgpu.js';
+import { DEFAULT_TEXTURE_CACHE_BYTES } from '../engine/backend/webgpu/textures.js';
 import { Adam } from '../engine/index.js';
 import { BertForSequenceClassification } from '../models/heads.js';
 import { bertConfig } from '../models/configs.js';
@@ -255,7 +256,7 @@ async function main(): Promise<void> {
 
   let trainLine = '';
   if (want('train') && !quick) {
-    be.setTextureCacheBytes(256 * 2 ** 20);
+    be.setTextureCacheBytes(DEFAULT_TEXTURE_CACHE_BYTES);
     const cfg = bertConfig({ hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_hidden_layers: 2, num_labels: 2 });
     const model = new BertForSequenceClassification(cfg, { backend: be });
     const opt = new Adam(model.parameters(), { lr: 1e-4 });

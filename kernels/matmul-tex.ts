@@ -58,6 +58,13 @@ const texLayout = new UniformLayout([
 const residualImage = (tile: TexTile, ep: MatmulEpilogue | undefined, n: number): boolean =>
   Boolean(tile.image && ep?.residual && !ep.activation && n % 4 === 0);
 
+/**
+ * The storage-buffer bindings after the textures: with the residual read as image TR (binding 2)
+ * the epilogue's buffers start at binding 3 and have no residual.
+ */
+const storageEpilogue = (ep: MatmulEpilogue | undefined, resImage: boolean) =>
+  epilogueBindings(resImage && ep ? { ...ep, residual: false } : ep, resImage ? 3 : 2);
+
 const range = (n: number) => [...Array(n).keys()];
 const COMP = ['x', 'y', 'z', 'w'];
 
@@ -67,7 +74,7 @@ function texWgsl(transA: boolean, transB: boolean, t: TexTile, epIn: MatmulEpilo
   const { r: R, c: C, wgx: WGX, wgy: WGY } = t;
   const RI = R / 4;
   const CJ = C / 4;
-  const eb = epilogueBindings(ep, resImage ? 3 : 2);
+  const eb = storageEpilogue(epIn, resImage);
   const lod = t.image ? '' : ', 0';
   const ldA = (e: string) => `textureLoad(TA, vec2<u32>((${e}) & AM, (${e}) >> AS)${lod})`;
   const ldB = (e: string) => `textureLoad(TB, vec2<u32>((${e}) & BM, (${e}) >> BS)${lod})`;
@@ -202,7 +209,7 @@ export const packSource: KernelSource = source('matmul-pack', () => ({
 export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined, resImage = false): KernelSource {
   const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}${resImage ? ':res-image' : ''}`;
   const kind = tile.image ? 'image' as const : 'texture' as const;
-  const eb = epilogueBindings(resImage && ep ? { ...ep, residual: false } : ep, resImage ? 3 : 2);
+  const eb = storageEpilogue(ep, resImage);
   return source(key, () => ({
     wgsl: texWgsl(transA, transB, tile, ep, resImage), bindings: [kind, kind, ...(resImage ? [kind] : []), ...eb.access], uniform: texLayout,
   }));
@@ -266,7 +273,7 @@ export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number
   }
   const mm = steps.length;
   for (let i = 0; i < textures.length; i++) textures[i] = { ...textures[i]!, beforeStep: mm };
-  const eb = epilogueBindings(resImage ? { ...epilogue!, residual: false } : epilogue, resImage ? 3 : 2);
+  const eb = storageEpilogue(epilogue, resImage);
   const tilesN = ceilDiv(n, tile.c * tile.wgx);
   const tiles = tilesN * ceilDiv(m, tile.r * tile.wgy);
   steps.push({

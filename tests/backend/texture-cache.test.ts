@@ -9,6 +9,7 @@ import { SeededRandom } from '../../engine/random.js';
 import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { strategySupported } from '../../kernels/matmul.js';
+import { DEFAULT_TEXTURE_CACHE_BYTES } from '../../engine/backend/webgpu/textures.js';
 
 let gpu: WebGPUBackend;
 beforeAll(async () => {
@@ -95,7 +96,7 @@ describe('texture cache', () => {
       close(await product(a, b), await expected(av, bv));
       expect(gpu.stats().textureCacheHits).toBe(hits);
     } finally {
-      gpu.setTextureCacheBytes(256 * 2 ** 20);
+      gpu.setTextureCacheBytes(DEFAULT_TEXTURE_CACHE_BYTES);
     }
     close(await product(a, b), await expected(av, bv));
     const hits = gpu.stats().textureCacheHits;

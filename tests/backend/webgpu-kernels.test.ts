@@ -205,8 +205,10 @@ describe('webgpu kernels == reference', () => {
     // The image-input elementwise kernels run when the backend's matmul strategy reads images: force
     // one (the autotuner may pick another, e.g. on SwiftShader) where the WGSL feature exists.
     const before = gpu.matmulStrategy;
-    if (gpu.adapter.wgslFeatures.includes('readonly_and_readwrite_storage_textures')) gpu.setMatmulStrategy('image-16x16');
+    const images = gpu.adapter.wgslFeatures.includes('readonly_and_readwrite_storage_textures');
+    if (images) gpu.setMatmulStrategy('image-16x16');
     try {
+      expect(gpu.matmulStrategy.startsWith('image-') || !images).toBe(true);
       const rng = new SeededRandom(5);
       for (const n of [12, 4096, 40_000, 40_003]) {
         const x = values(rng, n, 1, [-20, 20]);

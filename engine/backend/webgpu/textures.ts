@@ -79,6 +79,9 @@ export class TexturePool {
  * so a hit is always the buffer's current contents. Least recently used entries beyond `maxBytes` go
  * back to the pool; textures in use by the plan being recorded are pinned until it is recorded.
  */
+/** The cache's default budget (WebGPUBackendOptions.textureCacheBytes). */
+export const DEFAULT_TEXTURE_CACHE_BYTES = 256 * 2 ** 20;
+
 export class TextureCache {
   private readonly entries = new Map<GPUBuffer, { tex: PooledTexture; texels: number }>();
   private readonly cached = new Set<PooledTexture>();

@@ -11,7 +11,7 @@ import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.j
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
 import { envRowStrategy, heuristicRowStrategy, isRowStrategy, rowStrategySupported, type RowStrategy } from '../../../kernels/rows-strategy.js';
 import { ATTENTION_VARIANTS, envAttentionVariant, type AttentionVariant } from '../../../kernels/attention.js';
-import { TextureCache, TexturePool, type PooledTexture } from './textures.js';
+import { DEFAULT_TEXTURE_CACHE_BYTES, TextureCache, TexturePool, type PooledTexture } from './textures.js';
 import type { AdapterReport } from './device.js';
 import { BufferUsage, MapMode } from './flags.js';
 import { PipelineCache } from './pipelines.js';
@@ -85,8 +85,7 @@ export class WebGPUBackend implements Backend {
     this.staging = new BufferPool(device, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 256 << 20, 'staging');
     this.pipelines = new PipelineCache(device, this.debug);
     this.textures = new TexturePool(device);
-    const cacheBytes = opts.textureCacheBytes ?? 256 * 2 ** 20;
-    this.texCache = new TextureCache(this.textures, cacheBytes);
+    this.texCache = new TextureCache(this.textures, opts.textureCacheBytes ?? DEFAULT_TEXTURE_CACHE_BYTES);
     const forced = opts.matmulStrategy ?? envStrategy();
     if (forced !== undefined && !isMatmulStrategy(forced)) throw new Error(`webgpu: unknown matmul strategy ${String(forced)}`);
     this.matmulForced = forced !== undefined;
