@@ -220,35 +220,89 @@ const statsSource = source('attention:stats', () => ({
   bindings: ['read', 'read', 'read', 'write'], uniform: statsLayout,
 }));
 
+// The backward kernels keep their 8x8 blocks in private arrays indexed in loops with constant trip
+// counts (a GPU compiler unrolls them into registers) rather than in unrolled scalars like the forward:
+// fully unrolled, the two 8x8 products and the 64 P/dS blocks per tile (128 live accumulators) made
+// SwiftShader's shader compiler run for minutes and gigabytes without finishing.
+// Accumulators get an explicit zero initializer: on Dawn -> Vulkan -> SwiftShader a `var a: T;` declared
+// inside a loop was zeroed only on the first iteration (a second key tile then added to stale sums).
+
+/** 8 rows (rowOff[a]) x 8 cols (colOff[b]) dot products into acc[a * 8 + b], for each pair, over hs/4 vec4 steps. */
+function loopDots(pairs: { acc: string; rowArr: string; rowOff: string; colArr: string; colOff: string }[]): string {
+  return `${pairs.map(({ acc }) => `    var ${acc} = array<f32, 64>();`).join('\n')}
+    for (var d = 0u; d < H4; d = d + 1u) {
+${pairs.map(({ rowArr, colArr }) => `      var ${rowArr}_r: array<vec4<f32>, 8>;\n      var ${colArr}_c: array<vec4<f32>, 8>;`).join('\n')}
+      for (var i = 0u; i < 8u; i = i + 1u) {
+${pairs.map(({ rowArr, rowOff, colArr, colOff }) => `        ${rowArr}_r[i] = ${rowArr}[${rowOff}[i] + d];\n        ${colArr}_c[i] = ${colArr}[${colOff}[i] + d];`).join('\n')}
+      }
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        for (var b = 0u; b < 8u; b = b + 1u) {
+${pairs.map(({ acc, rowArr, colArr }) => `          ${acc}[a * 8u + b] = ${acc}[a * 8u + b] + dot(${rowArr}_r[a], ${colArr}_c[b]);`).join('\n')}
+        }
+      }
+    }`;
+}
+
+/** acc[a * NC + c] += W[j][row a] * arr[rowOff + column tx + 8c] for j < n (8 rows x NC vec4 columns). */
+function loopAccumulate(acc: string, arr: string, rowOff: string, n: string, nc: number): string {
+  return `    for (var j = 0u; j < ${n}; j = j + 1u) {
+      let ro = ${rowOff};
+      var x: array<vec4<f32>, ${nc}>;
+      for (var c = 0u; c < ${nc}u; c = c + 1u) { x[c] = ${arr}[ro + min(tx + 8u * c, H4 - 1u)]; }
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        let w = W[j * 64u + ty * 8u + a];
+        for (var c = 0u; c < ${nc}u; c = c + 1u) { ${acc}[a * ${nc}u + c] = ${acc}[a * ${nc}u + c] + w * x[c]; }
+      }
+    }`;
+}
+
+/** Writes acc[a * NC + c] * factor to out at this invocation's rows (blk + ty*8 + a) and columns (tx + 8c). */
+function loopStore(pairs: { out: string; acc: string; factor: string }[], nc: number): string {
+  return `  for (var a = 0u; a < 8u; a = a + 1u) {
+    if (blk + ty * 8u + a < T) {
+      let ob = (base + (blk + ty * 8u + a) * RS) * H4;
+      for (var c = 0u; c < ${nc}u; c = c + 1u) {
+        if (tx + 8u * c < H4) {
+${pairs.map(({ out, acc, factor }) => `          ${out}[ob + tx + 8u * c] = ${acc}[a * ${nc}u + c]${factor};`).join('\n')}
+        }
+      }
+    }
+  }`;
+}
+
+/** Memory offsets (in vec4) of the 8 rows this invocation owns in a block starting at `start`, and their stats. */
+const ownRows = (name: string, start: string, step: string, stats?: string) => `  var ${name}: array<u32, 8>;
+${stats ? `  var ${stats}: array<vec4<f32>, 8>;\n` : ''}  for (var i = 0u; i < 8u; i = i + 1u) {
+    let row = base + min(${start} + ${step} * i, T - 1u) * RS;
+    ${name}[i] = row * H4;${stats ? `\n    ${stats}[i] = st[row];` : ''}
+  }`;
+
 function dqWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
     storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dq', 'vec4<f32>', 'write') + layout.wgsl(7) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;
-  let sr${a} = st[base + min(blk + ty * 8u + ${a}u, T - 1u) * RS];`).join('\n')}
-  let gr0 = qr0;
-${range(7).map((a) => `  let gr${a + 1} = qr${a + 1};`).join('\n')}
-${range(8).map((a) => range(nc).map((c) => `  var dq${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  // Query rows blk + ty*8 + a (q and dO share the offsets), key columns k0 + tx + 8b (k and v share them).
+${ownRows('qr', 'blk + ty * 8u', '1u', 'sr')}
+  var dqa = array<vec4<f32>, ${8 * nc}>();
   for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
-${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u) * RS) * H4;`).join('\n')}
-    let vr0 = kr0;
-${range(7).map((b) => `    let vr${b + 1} = kr${b + 1};`).join('\n')}
-${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }, { acc: 'g', rowArr: 'gy', row: 'gr', colArr: 'v', col: 'vr' }])}
-${range(8).map((b) => `    let bi${b} = ${masked ? `bias[bb + min(k0 + tx + ${8 * b}u, T - 1u)]` : '0.0'};`).join('\n')}
-${range(8).map((a) => range(8).map((b) => `    {
-      let p = select(exp((s${a}_${b} * u.scale + bi${b} - sr${a}.x) - sr${a}.y), 0.0, sr${a}.x == -inf_f32() || k0 + tx + ${8 * b}u >= T);
-      wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, p * (g${a}_${b} * ${dropFactor(dropout, `blk + ty * 8u + ${a}u`, `k0 + tx + ${8 * b}u`)} - sr${a}.z));
-    }`).join('\n')).join('\n')}
+  ${ownRows('kr', 'k0 + tx', '8u').replace(/\n/g, '\n  ')}
+${loopDots([{ acc: 's', rowArr: 'q', rowOff: 'qr', colArr: 'k', colOff: 'kr' }, { acc: 'g', rowArr: 'gy', rowOff: 'qr', colArr: 'v', colOff: 'kr' }])}
+    for (var b = 0u; b < 8u; b = b + 1u) {
+      let col = k0 + tx + 8u * b;
+      let bi = ${masked ? 'bias[bb + min(col, T - 1u)]' : '0.0'};
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        let sa = sr[a];
+        let p = select(exp((s[a * 8u + b] * u.scale + bi - sa.x) - sa.y), 0.0, sa.x == -inf_f32() || col >= T);
+        wset((tx + 8u * b) * 64u + ty * 8u + a, p * (g[a * 8u + b] * ${dropFactor(dropout, 'blk + ty * 8u + a', 'col')} - sa.z));
+      }
+    }
     wg_sync();
-${accumulate('dq', 'k', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
+${loopAccumulate('dqa', 'k', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
-${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
-    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
-${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dq[ob + tx + ${8 * c}u] = dq${a}_${c} * u.scale; }`).join('\n')}
-  }`).join('\n')}`);
+${loopStore([{ out: 'dq', acc: 'dqa', factor: ' * u.scale' }], nc)}`);
 }
 
 function dkvWgsl(nc: number, masked: boolean, dropout: boolean): string {
@@ -258,36 +312,37 @@ function dkvWgsl(nc: number, masked: boolean, dropout: boolean): string {
     storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dk', 'vec4<f32>', 'write') +
     storage(7, 'dv', 'vec4<f32>', 'write') + layout.wgsl(8) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let kr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;
-  let bi${a} = ${masked ? `bias[bb + min(blk + ty * 8u + ${a}u, T - 1u)]` : '0.0'};`).join('\n')}
-  let vr0 = kr0;
-${range(7).map((a) => `  let vr${a + 1} = kr${a + 1};`).join('\n')}
-${range(8).map((a) => range(nc).map((c) => `  var dk${a}_${c} = vec4<f32>(0.0); var dv${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  // Key rows blk + ty*8 + a (k and v share the offsets), query columns q0 + tx + 8b (q and dO share them).
+${ownRows('kr', 'blk + ty * 8u', '1u')}
+  var bi: array<f32, 8>;
+  for (var a = 0u; a < 8u; a = a + 1u) { bi[a] = ${masked ? 'bias[bb + min(blk + ty * 8u + a, T - 1u)]' : '0.0'}; }
+  var dka = array<vec4<f32>, ${8 * nc}>();
+  var dva = array<vec4<f32>, ${8 * nc}>();
   for (var q0 = 0u; q0 < T; q0 = q0 + ${TILE}u) {
     let nj = min(${TILE}u, T - q0);
-${range(8).map((b) => `    let qr${b} = (base + min(q0 + tx + ${8 * b}u, T - 1u) * RS) * H4;
-    let sr${b} = st[base + min(q0 + tx + ${8 * b}u, T - 1u) * RS];`).join('\n')}
-    let gr0 = qr0;
-${range(7).map((b) => `    let gr${b + 1} = qr${b + 1};`).join('\n')}
-${dots([{ acc: 's', rowArr: 'k', row: 'kr', colArr: 'q', col: 'qr' }, { acc: 'g', rowArr: 'v', row: 'vr', colArr: 'gy', col: 'gr' }])}
-${range(8).map((a) => range(8).map((b) => `    {
-      let p = select(exp((s${a}_${b} * u.scale + bi${a} - sr${b}.x) - sr${b}.y), 0.0, sr${b}.x == -inf_f32() || q0 + tx + ${8 * b}u >= T);
-      let f = ${dropFactor(dropout, `q0 + tx + ${8 * b}u`, `blk + ty * 8u + ${a}u`)};
-      wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, p * f);
-      g${a}_${b} = p * (g${a}_${b} * f - sr${b}.z);
-    }`).join('\n')).join('\n')}
+  ${ownRows('qr', 'q0 + tx', '8u', 'sr').replace(/\n/g, '\n  ')}
+${loopDots([{ acc: 's', rowArr: 'k', rowOff: 'kr', colArr: 'q', colOff: 'qr' }, { acc: 'g', rowArr: 'v', rowOff: 'kr', colArr: 'gy', colOff: 'qr' }])}
+    for (var b = 0u; b < 8u; b = b + 1u) {
+      let col = q0 + tx + 8u * b;
+      let sb = sr[b];
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        let p = select(exp((s[a * 8u + b] * u.scale + bi[a] - sb.x) - sb.y), 0.0, sb.x == -inf_f32() || col >= T);
+        let f = ${dropFactor(dropout, 'col', 'blk + ty * 8u + a')};
+        wset((tx + 8u * b) * 64u + ty * 8u + a, p * f);
+        g[a * 8u + b] = p * (g[a * 8u + b] * f - sb.z);
+      }
+    }
     wg_sync();
-${accumulate('dv', 'gy', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
+${loopAccumulate('dva', 'gy', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
-${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, g${a}_${b});`).join(' ')).join('\n')}
+    for (var b = 0u; b < 8u; b = b + 1u) {
+      for (var a = 0u; a < 8u; a = a + 1u) { wset((tx + 8u * b) * 64u + ty * 8u + a, g[a * 8u + b]); }
+    }
     wg_sync();
-${accumulate('dk', 'q', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
+${loopAccumulate('dka', 'q', '(base + (q0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
-${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
-    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
-${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { dk[ob + tx + ${8 * c}u] = dk${a}_${c} * u.scale; dv[ob + tx + ${8 * c}u] = dv${a}_${c}; }`).join('\n')}
-  }`).join('\n')}`);
+${loopStore([{ out: 'dk', acc: 'dka', factor: ' * u.scale' }, { out: 'dv', acc: 'dva', factor: '' }], nc)}`);
 }
 
 export function attentionBackwardKernel(spec: AttentionBackwardSpec, variant: AttentionVariant = 'storage', maxTexDim = 8192, image = false): KernelPlan {
