@@ -42,7 +42,6 @@ const storage = (binding: number, name: string, type: string, access: Access): s
   `@group(0) @binding(${binding}) var<storage, ${access === 'read' ? 'read' : 'read_write'}> ${name}: array<${type}>;\n`;
 
 const TILE = 64;
-const range = (n: number) => [...Array(n).keys()];
 const layout = new UniformLayout([
   ['bh', 'u32'], ['heads', 'u32'], ['t', 'u32'], ['h4', 'u32'], ['tiles', 'u32'],
   ['scale', 'f32'], ['seed', 'u32'], ['threshold', 'f32'], ['dscale', 'f32'], ['hstr', 'u32'], ['rs', 'u32'],
@@ -78,32 +77,6 @@ fn wget(i: u32) -> f32 { return W[i]; }
 const dropFactor = (dropout: boolean, row: string, col: string) =>
   dropout ? `select(0.0, u.dscale, uniform01(u.seed, (bh * T + (${row})) * T + (${col})) >= u.threshold)` : '1.0';
 
-/** Register-blocked dot products of 8 rows (r_a offsets) x 8 cols (c_b offsets) over hs/4 vec4 steps. */
-function dots(pairs: { acc: string; rowArr: string; row: string; colArr: string; col: string }[]): string {
-  const loads: string[] = [];
-  const fmas: string[] = [];
-  for (const { acc, rowArr, row, colArr, col } of pairs) {
-    for (const i of range(8)) loads.push(`      let ${rowArr}${i} = ${rowArr}[${row}${i} + d];`);
-    for (const j of range(8)) loads.push(`      let ${colArr}${j} = ${colArr}[${col}${j} + d];`);
-    for (const i of range(8)) fmas.push('      ' + range(8).map((j) => `${acc}${i}_${j} = ${acc}${i}_${j} + dot(${rowArr}${i}, ${colArr}${j});`).join(' '));
-  }
-  return `${pairs.map(({ acc }) => range(8).map((i) => range(8).map((j) => `    var ${acc}${i}_${j} = 0.0;`).join('\n')).join('\n')).join('\n')}
-    for (var d = 0u; d < H4; d = d + 1u) {
-${loads.join('\n')}
-${fmas.join('\n')}
-    }`;
-}
-
-/** acc{a}_{c} += W-column j (8 rows as two vec4) times arr[rowOff + col c] for j < n. */
-function accumulate(acc: string, arr: string, rowOff: string, n: string, nc: number): string {
-  return `    for (var j = 0u; j < ${n}; j = j + 1u) {
-      let ro = ${rowOff};
-${range(nc).map((c) => `      let x${c} = ${arr}[ro + min(tx + ${8 * c}u, H4 - 1u)];`).join('\n')}
-${range(8).map((a) => `      let w${a} = W[j * 64u + ty * 8u + ${a}u];`).join('\n')}
-${range(8).map((a) => '      ' + range(nc).map((c) => `${acc}${a}_${c} = ${acc}${a}_${c} + w${a} * x${c};`).join(' ')).join('\n')}
-    }`;
-}
-
 const HEAD = `  if (wgid >= u.bh * u.tiles) { return; }
   let T = u.t;
   let H4 = u.h4;
@@ -117,21 +90,82 @@ const HEAD = `  if (wgid >= u.bh * u.tiles) { return; }
   let ty = lid >> 3u;
   let tx = lid & 7u;`;
 
+// The kernels keep their 8x8 register blocks in private arrays indexed in loops with constant trip
+// counts (a GPU compiler unrolls them into registers) rather than as generated scalars: fully unrolled,
+// the backward's two 8x8 products and 64 P/dS blocks per tile (128 live accumulators) made
+// SwiftShader's shader compiler run for minutes and gigabytes without finishing, and llvmpipe took
+// ~15 s to compile the three kernels (under 1 s rolled, at the same speed there).
+// Accumulators get an explicit zero initializer: on Dawn -> Vulkan -> SwiftShader a `var a: T;` declared
+// inside a loop was zeroed only on the first iteration (a second key tile then added to stale sums).
+
+/** 8 rows (rowOff[a]) x 8 cols (colOff[b]) dot products into acc[a * 8 + b], for each pair, over hs/4 vec4 steps. */
+function loopDots(pairs: { acc: string; rowArr: string; rowOff: string; colArr: string; colOff: string }[]): string {
+  return `${pairs.map(({ acc }) => `    var ${acc} = array<f32, 64>();`).join('\n')}
+    for (var d = 0u; d < H4; d = d + 1u) {
+${pairs.map(({ rowArr, colArr }) => `      var ${rowArr}_r: array<vec4<f32>, 8>;\n      var ${colArr}_c: array<vec4<f32>, 8>;`).join('\n')}
+      for (var i = 0u; i < 8u; i = i + 1u) {
+${pairs.map(({ rowArr, rowOff, colArr, colOff }) => `        ${rowArr}_r[i] = ${rowArr}[${rowOff}[i] + d];\n        ${colArr}_c[i] = ${colArr}[${colOff}[i] + d];`).join('\n')}
+      }
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        for (var b = 0u; b < 8u; b = b + 1u) {
+${pairs.map(({ acc, rowArr, colArr }) => `          ${acc}[a * 8u + b] = ${acc}[a * 8u + b] + dot(${rowArr}_r[a], ${colArr}_c[b]);`).join('\n')}
+        }
+      }
+    }`;
+}
+
+/** acc[a * NC + c] += W[j][row a] * arr[rowOff + column tx + 8c] for j < n (8 rows x NC vec4 columns). */
+function loopAccumulate(acc: string, arr: string, rowOff: string, n: string, nc: number): string {
+  return `    for (var j = 0u; j < ${n}; j = j + 1u) {
+      let ro = ${rowOff};
+      var x: array<vec4<f32>, ${nc}>;
+      for (var c = 0u; c < ${nc}u; c = c + 1u) { x[c] = ${arr}[ro + min(tx + 8u * c, H4 - 1u)]; }
+      for (var a = 0u; a < 8u; a = a + 1u) {
+        let w = W[j * 64u + ty * 8u + a];
+        for (var c = 0u; c < ${nc}u; c = c + 1u) { ${acc}[a * ${nc}u + c] = ${acc}[a * ${nc}u + c] + w * x[c]; }
+      }
+    }`;
+}
+
+/** Writes acc[a * NC + c] * factor to out at this invocation's rows (blk + ty*8 + a) and columns (tx + 8c). */
+function loopStore(pairs: { out: string; acc: string; factor: string }[], nc: number): string {
+  return `  for (var a = 0u; a < 8u; a = a + 1u) {
+    if (blk + ty * 8u + a < T) {
+      let ob = (base + (blk + ty * 8u + a) * RS) * H4;
+      for (var c = 0u; c < ${nc}u; c = c + 1u) {
+        if (tx + 8u * c < H4) {
+${pairs.map(({ out, acc, factor }) => `          ${out}[ob + tx + 8u * c] = ${acc}[a * ${nc}u + c]${factor};`).join('\n')}
+        }
+      }
+    }
+  }`;
+}
+
+/** Memory offsets (in vec4) of the 8 rows this invocation owns in a block starting at `start`, and their stats. */
+const ownRows = (name: string, start: string, step: string, stats?: string) => `  var ${name}: array<u32, 8>;
+${stats ? `  var ${stats}: array<vec4<f32>, 8>;\n` : ''}  for (var i = 0u; i < 8u; i = i + 1u) {
+    let row = base + min(${start} + ${step} * i, T - 1u) * RS;
+    ${name}[i] = row * H4;${stats ? `\n    ${stats}[i] = st[row];` : ''}
+  }`;
+
 function forwardWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + 'var<workgroup> AL: array<f32, 64>;\n' + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'o', 'vec4<f32>', 'write') +
     storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) +
     entry(TILE, `${HEAD}
-${range(8).map((a) => `  let qr${a} = (base + min(blk + ty * 8u + ${a}u, T - 1u) * RS) * H4;`).join('\n')}
-${range(8).map((a) => range(nc).map((c) => `  var o${a}_${c} = vec4<f32>(0.0);`).join(' ')).join('\n')}
+  // Query rows blk + ty*8 + a, key columns k0 + tx + 8b (k and v share the offsets).
+${ownRows('qr', 'blk + ty * 8u', '1u')}
+  var oa = array<vec4<f32>, ${8 * nc}>();
   var m = -inf_f32();
   var l = 0.0;
   for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
-${range(8).map((b) => `    let kr${b} = (base + min(k0 + tx + ${8 * b}u, T - 1u) * RS) * H4;`).join('\n')}
-${dots([{ acc: 's', rowArr: 'q', row: 'qr', colArr: 'k', col: 'kr' }])}
-${range(8).map((b) => `    let bi${b} = ${masked ? `bias[bb + min(k0 + tx + ${8 * b}u, T - 1u)]` : '0.0'};`).join('\n')}
-${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u + ty * 8u + ${a}u, s${a}_${b} * u.scale + bi${b});`).join(' ')).join('\n')}
+  ${ownRows('kr', 'k0 + tx', '8u').replace(/\n/g, '\n  ')}
+${loopDots([{ acc: 's', rowArr: 'q', rowOff: 'qr', colArr: 'k', colOff: 'kr' }])}
+    for (var b = 0u; b < 8u; b = b + 1u) {
+      let bi = ${masked ? 'bias[bb + min(k0 + tx + 8u * b, T - 1u)]' : '0.0'};
+      for (var a = 0u; a < 8u; a = a + 1u) { wset((tx + 8u * b) * 64u + ty * 8u + a, s[a * 8u + b] * u.scale + bi); }
+    }
     wg_sync();
     {
       var mt = -inf_f32();
@@ -150,19 +184,17 @@ ${range(8).map((a) => '    ' + range(8).map((b) => `wset((tx + ${8 * b}u) * 64u 
       AL[lid] = alpha;
     }
     wg_sync();
-${range(8).map((a) => `    let al${a} = AL[ty * 8u + ${a}u];`).join('\n')}
-${range(8).map((a) => '    ' + range(nc).map((c) => `o${a}_${c} = o${a}_${c} * al${a};`).join(' ')).join('\n')}
-${accumulate('o', 'v', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
+    for (var a = 0u; a < 8u; a = a + 1u) {
+      let al = AL[ty * 8u + a];
+      for (var c = 0u; c < ${nc}u; c = c + 1u) { oa[a * ${nc}u + c] = oa[a * ${nc}u + c] * al; }
+    }
+${loopAccumulate('oa', 'v', '(base + (k0 + j) * RS) * H4', 'nj', nc)}
     wg_sync();
   }
   AL[lid] = select(1.0 / l, 0.0, l == 0.0);
   if (blk + lid < T) { stats[base + (blk + lid) * RS] = vec2<f32>(m, select(log(l), 0.0, l == 0.0)); }
   wg_sync();
-${range(8).map((a) => `  if (blk + ty * 8u + ${a}u < T) {
-    let inv = AL[ty * 8u + ${a}u];
-    let ob = (base + (blk + ty * 8u + ${a}u) * RS) * H4;
-${range(nc).map((c) => `    if (tx + ${8 * c}u < H4) { o[ob + tx + ${8 * c}u] = o${a}_${c} * inv; }`).join('\n')}
-  }`).join('\n')}`);
+${loopStore([{ out: 'o', acc: 'oa', factor: ' * AL[ty * 8u + a]' }], nc)}`);
 }
 
 /**
@@ -219,63 +251,6 @@ const statsSource = source('attention:stats', () => ({
   st[gid] = vec4<f32>(ml[gid], acc, 0.0);`),
   bindings: ['read', 'read', 'read', 'write'], uniform: statsLayout,
 }));
-
-// The backward kernels keep their 8x8 blocks in private arrays indexed in loops with constant trip
-// counts (a GPU compiler unrolls them into registers) rather than in unrolled scalars like the forward:
-// fully unrolled, the two 8x8 products and the 64 P/dS blocks per tile (128 live accumulators) made
-// SwiftShader's shader compiler run for minutes and gigabytes without finishing.
-// Accumulators get an explicit zero initializer: on Dawn -> Vulkan -> SwiftShader a `var a: T;` declared
-// inside a loop was zeroed only on the first iteration (a second key tile then added to stale sums).
-
-/** 8 rows (rowOff[a]) x 8 cols (colOff[b]) dot products into acc[a * 8 + b], for each pair, over hs/4 vec4 steps. */
-function loopDots(pairs: { acc: string; rowArr: string; rowOff: string; colArr: string; colOff: string }[]): string {
-  return `${pairs.map(({ acc }) => `    var ${acc} = array<f32, 64>();`).join('\n')}
-    for (var d = 0u; d < H4; d = d + 1u) {
-${pairs.map(({ rowArr, colArr }) => `      var ${rowArr}_r: array<vec4<f32>, 8>;\n      var ${colArr}_c: array<vec4<f32>, 8>;`).join('\n')}
-      for (var i = 0u; i < 8u; i = i + 1u) {
-${pairs.map(({ rowArr, rowOff, colArr, colOff }) => `        ${rowArr}_r[i] = ${rowArr}[${rowOff}[i] + d];\n        ${colArr}_c[i] = ${colArr}[${colOff}[i] + d];`).join('\n')}
-      }
-      for (var a = 0u; a < 8u; a = a + 1u) {
-        for (var b = 0u; b < 8u; b = b + 1u) {
-${pairs.map(({ acc, rowArr, colArr }) => `          ${acc}[a * 8u + b] = ${acc}[a * 8u + b] + dot(${rowArr}_r[a], ${colArr}_c[b]);`).join('\n')}
-        }
-      }
-    }`;
-}
-
-/** acc[a * NC + c] += W[j][row a] * arr[rowOff + column tx + 8c] for j < n (8 rows x NC vec4 columns). */
-function loopAccumulate(acc: string, arr: string, rowOff: string, n: string, nc: number): string {
-  return `    for (var j = 0u; j < ${n}; j = j + 1u) {
-      let ro = ${rowOff};
-      var x: array<vec4<f32>, ${nc}>;
-      for (var c = 0u; c < ${nc}u; c = c + 1u) { x[c] = ${arr}[ro + min(tx + 8u * c, H4 - 1u)]; }
-      for (var a = 0u; a < 8u; a = a + 1u) {
-        let w = W[j * 64u + ty * 8u + a];
-        for (var c = 0u; c < ${nc}u; c = c + 1u) { ${acc}[a * ${nc}u + c] = ${acc}[a * ${nc}u + c] + w * x[c]; }
-      }
-    }`;
-}
-
-/** Writes acc[a * NC + c] * factor to out at this invocation's rows (blk + ty*8 + a) and columns (tx + 8c). */
-function loopStore(pairs: { out: string; acc: string; factor: string }[], nc: number): string {
-  return `  for (var a = 0u; a < 8u; a = a + 1u) {
-    if (blk + ty * 8u + a < T) {
-      let ob = (base + (blk + ty * 8u + a) * RS) * H4;
-      for (var c = 0u; c < ${nc}u; c = c + 1u) {
-        if (tx + 8u * c < H4) {
-${pairs.map(({ out, acc, factor }) => `          ${out}[ob + tx + 8u * c] = ${acc}[a * ${nc}u + c]${factor};`).join('\n')}
-        }
-      }
-    }
-  }`;
-}
-
-/** Memory offsets (in vec4) of the 8 rows this invocation owns in a block starting at `start`, and their stats. */
-const ownRows = (name: string, start: string, step: string, stats?: string) => `  var ${name}: array<u32, 8>;
-${stats ? `  var ${stats}: array<vec4<f32>, 8>;\n` : ''}  for (var i = 0u; i < 8u; i = i + 1u) {
-    let row = base + min(${start} + ${step} * i, T - 1u) * RS;
-    ${name}[i] = row * H4;${stats ? `\n    ${stats}[i] = st[row];` : ''}
-  }`;
 
 function dqWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
