@@ -286,6 +286,13 @@ export function texMatmulPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number
     workgroups: tiles * batch,
   });
   // Both residual variants exist for image tiles, so the pipelines do not depend on n.
+  const alternates = texSources(spec, tile).filter((s) => s !== steps[mm]!.source);
+  return { temps, steps, textures, ...(alternates.length ? { alternates } : {}) };
+}
+
+/** Every kernel `tile` may use for spec's transposes and epilogue (both residual variants of image tiles). */
+export function texSources(spec: MatmulSpec, tile: TexTile): KernelSource[] {
+  const { transA, transB, epilogue } = spec;
   const both = Boolean(tile.image && epilogue?.residual && !epilogue.activation);
-  return { temps, steps, textures, ...(both ? { alternates: [texSource(transA, transB, tile, epilogue, !resImage)] } : {}) };
+  return [texSource(transA, transB, tile, epilogue, false), ...(both ? [texSource(transA, transB, tile, epilogue, true)] : [])];
 }

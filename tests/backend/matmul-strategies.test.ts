@@ -8,7 +8,7 @@ import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import type { KernelSpec, MatmulEpilogue } from '../../engine/backend/spec.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { MATMUL_STRATEGIES, strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
-import { planMatmul } from '../../kernels/matmul-strategy.js';
+import { SKINNY_M, planMatmul } from '../../kernels/matmul-strategy.js';
 import { SeededRandom } from '../../engine/random.js';
 import { getWebGPU } from '../helpers/webgpu.js';
 import { firstMismatch } from '../helpers/compare.js';
@@ -95,6 +95,19 @@ describe('matmul strategy selection', () => {
   it('the backend reports a known strategy and setMatmulStrategy rejects unknown names', () => {
     expect(MATMUL_STRATEGIES).toContain(gpu.matmulStrategy);
     expect(() => gpu.setMatmulStrategy('nope' as MatmulStrategy)).toThrow(/unknown matmul strategy/);
+  });
+
+  it('texture strategies use the skinny tile for M <= SKINNY_M and compile the other tile too', () => {
+    const kernelOf = (m: number) => {
+      const plan = planMatmul({ kind: 'matmul', transA: false, transB: true, batch: 1, m, n: 768, k: 768, aBatchStride: 0, bBatchStride: 0, epilogue: { bias: true } }, 'image-16x16', 16384);
+      return { key: plan.steps.at(-1)!.source.key, alternates: (plan.alternates ?? []).map((a) => a.key) };
+    };
+    const skinny = kernelOf(SKINNY_M);
+    const wide = kernelOf(SKINNY_M + 1);
+    expect(skinny.key).toMatch(/^matmul-tex8x16w8x1i/);
+    expect(wide.key).toMatch(/^matmul-tex16x16w4x4i/);
+    expect(skinny.alternates).toContain(wide.key);
+    expect(wide.alternates).toContain(skinny.key);
   });
 });
 
