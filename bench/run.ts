@@ -182,7 +182,8 @@ async function main(): Promise<void> {
     const shapes: [string, number, number, number][] = quick
       ? [['square', 256, 256, 256], ['square', 1024, 1024, 1024]]
       : [['square', 256, 256, 256], ['square', 512, 512, 512], ['square', 1024, 1024, 1024],
-         ['BERT FF1 (x @ W1^T)', 4096, 1024, 256], ['BERT FF2 (h @ W2^T)', 4096, 256, 1024]];
+         ['BERT FF1 (x @ W1^T)', 4096, 1024, 256], ['BERT FF2 (h @ W2^T)', 4096, 256, 1024],
+         ['skinny: 8 tokens, BERT-base FF1', 8, 3072, 768]];
     for (const [name, m, n, k] of shapes) {
       const a = randn([m, k], { backend: be, seed: 1 });
       const w = randn([n, k], { backend: be, seed: 2 });
