@@ -367,6 +367,17 @@ describe('webgpu kernels == reference', () => {
       }), { numRuns: RUNS });
   });
 
+  it('scatterAdd with more rows than one sort block (global and workgroup-local bitonic stages)', async () => {
+    for (const [rows, vocab] of [[513, 7], [1500, 40], [4100, 30522]] as const) {
+      const rng = new SeededRandom(rows);
+      const ids = ints(rng, rows, -1, vocab);
+      const dy = values(rng, rows * 8, 1);
+      const spec: KernelSpec = { kind: 'scatterAdd', rows, dim: 8, vocab };
+      const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * 8)]);
+      expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, spec);
+    }
+  });
+
   it('scatterAdd with a large vocabulary (one part per segment)', async () => {
     const [rows, dim, vocab] = [500, 20, 2000];
     const rng = new SeededRandom(11);
