@@ -343,13 +343,15 @@ describe('webgpu kernels == reference', () => {
     });
   }
 
-  it('gather (out-of-range ids give zero rows)', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 60 }), dimA, fc.integer({ min: 1, max: 40 }), seedA, async (rows, dim, vocab, seed) => {
-      const rng = new SeededRandom(seed);
-      const ids = ints(rng, rows, -1, vocab);
-      const spec: KernelSpec = { kind: 'gather', rows, dim, vocab };
-      const { g, r } = await both(spec, [f32(values(rng, vocab * dim)), i32(ids)], [fout(rows * dim)]);
-      expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
+  it('gather (out-of-range ids give zero rows; dim a multiple of 4 or not: vec4 and scalar kernels)', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 60 }), dimA, fc.integer({ min: 1, max: 40 }), seedA, async (rows, anyDim, vocab, seed) => {
+      for (const dim of new Set([anyDim, 4 * Math.ceil(anyDim / 4)])) {
+        const rng = new SeededRandom(seed);
+        const ids = ints(rng, rows, -1, vocab);
+        const spec: KernelSpec = { kind: 'gather', rows, dim, vocab };
+        const { g, r } = await both(spec, [f32(values(rng, vocab * dim)), i32(ids)], [fout(rows * dim)]);
+        expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
+      }
     }), { numRuns: RUNS });
   });
 
