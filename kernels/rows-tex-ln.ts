@@ -162,6 +162,18 @@ function lnSources(residual: boolean, ta: TexAccess): { main: KernelSource; fix:
   const main = source(`${key}:${ta}`, () => ({
     wgsl: decl(vec, 'write') + entry(SERIAL_WG, `${GROUP_HEAD(R)}
 ${LN_STATS(R, val, val1, sStore)}
+  if ((u.len & 3u) == 0u) {
+    // Rows start on a texel: texel j of the row is column chunk j (no window, no lane masks).
+    for (var j = 0u; j < u.nc; j = j + 1u) {
+      let ga = ldt_gamma(j);
+      let be = ldt_beta(j);
+${rs(R).map((i) => `      if (ok${i}) {
+        let t = q${i} + j;
+        y[t] = (${val('t')} - vec4<f32>(mu${i})) * r${i} * ga + be;
+      }`).join('\n')}
+    }
+    return;
+  }
 ${winInit('x', R)}
 ${residual ? winInit('res', R) : ''}
 ${outInit('y', R)}
