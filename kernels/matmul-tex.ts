@@ -42,6 +42,8 @@ export interface TexTile {
   fma?: boolean;
   /** Read the operands as read-only storage textures ('image' bindings) instead of sampled ones. */
   image?: boolean;
+  /** Texels of k (4 steps each) per main-loop iteration (default 1). */
+  kTexels?: number;
 }
 
 const texLayout = new UniformLayout([
@@ -95,24 +97,29 @@ function texWgsl(transA: boolean, transB: boolean, t: TexTile, epIn: MatmulEpilo
   } else {
     for (const j of range(CJ)) setup.push(`  let bg${j} = bbase + min(cg0 + ${WGX * j}u, u.n4 - 1u);`);
   }
-  // One block of loads for k4 (main loop, all 4 components) or for a single k (tail).
-  const loadsMain: string[] = [];
-  if (!transA) for (const r of range(R)) loadsMain.push(`    let a${r} = ${ldA(`ar${r} + k4`)};`);
-  else for (const kk of range(4)) for (const i of range(RI)) loadsMain.push(`    let a${kk}_${i} = ${ldA(`pa + ${kk}u * u.a_rs + ag${i}`)};`);
-  if (transB) for (const c of range(C)) loadsMain.push(`    let b${c} = ${ldB(`bc${c} + k4`)};`);
-  else for (const kk of range(4)) for (const j of range(CJ)) loadsMain.push(`    let b${kk}_${j} = ${ldB(`pb + ${kk}u * u.b_rs + bg${j}`)};`);
-  const aMain = (r: number, kk: number) => (!transA ? `a${r}.${COMP[kk]}` : `a${kk}_${r >> 2}.${COMP[r & 3]}`);
-  const bMain = (kk: number, j: number) => (transB
-    ? `vec4<f32>(${range(4).map((q) => `b${4 * j + q}.${COMP[kk]}`).join(', ')})`
-    : `b${kk}_${j}`);
-  const fmaMain: string[] = [];
-  // Accumulator-major order (column group, row, then the 4 k steps): each accumulator takes its 4
-  // multiply-adds back to back. With R*C/4 vec4 accumulators far beyond the 16 AVX registers
-  // llvmpipe spills them; this order loads and stores each once per k4 instead of once per k
-  // (measured 1.3-1.7x over k-major at 1024^3).
-  for (const j of range(CJ)) for (const r of range(R)) for (const kk of range(4)) {
-    fmaMain.push(t.fma ? `    c${r}_${j} = fma(vec4<f32>(${aMain(r, kk)}), ${bMain(kk, j)}, c${r}_${j});` : `    c${r}_${j} = c${r}_${j} + ${aMain(r, kk)} * ${bMain(kk, j)};`);
-  }
+  // One iteration of the main loop over S texels of k (4S steps): loads, then the multiply-adds.
+  const body = (S: number): string => {
+    const loads: string[] = [];
+    const KS = range(4 * S);
+    if (!transA) for (const r of range(R)) for (const h of range(S)) loads.push(`    let a${r}_${h} = ${ldA(`ar${r} + k4 + ${h}u`)};`);
+    else for (const kk of KS) for (const i of range(RI)) loads.push(`    let a${kk}_${i} = ${ldA(`pa + ${kk}u * u.a_rs + ag${i}`)};`);
+    if (transB) for (const c of range(C)) for (const h of range(S)) loads.push(`    let b${c}_${h} = ${ldB(`bc${c} + k4 + ${h}u`)};`);
+    else for (const kk of KS) for (const j of range(CJ)) loads.push(`    let b${kk}_${j} = ${ldB(`pb + ${kk}u * u.b_rs + bg${j}`)};`);
+    const aMain = (r: number, kk: number) => (!transA ? `a${r}_${kk >> 2}.${COMP[kk & 3]}` : `a${kk}_${r >> 2}.${COMP[r & 3]}`);
+    const bMain = (kk: number, j: number) => (transB
+      ? `vec4<f32>(${range(4).map((q) => `b${4 * j + q}_${kk >> 2}.${COMP[kk & 3]}`).join(', ')})`
+      : `b${kk}_${j}`);
+    // Accumulator-major order (column group, row, then the k steps): each accumulator takes its
+    // multiply-adds back to back. With R*C/4 vec4 accumulators far beyond the 16 AVX registers
+    // llvmpipe spills them; this order loads and stores each once per iteration instead of once per k
+    // (measured 1.3-1.7x over k-major at 1024^3).
+    const fmas: string[] = [];
+    for (const j of range(CJ)) for (const r of range(R)) for (const kk of KS) {
+      fmas.push(t.fma ? `    c${r}_${j} = fma(vec4<f32>(${aMain(r, kk)}), ${bMain(kk, j)}, c${r}_${j});` : `    c${r}_${j} = c${r}_${j} + ${aMain(r, kk)} * ${bMain(kk, j)};`);
+    }
+    return `${loads.join('\n')}\n${fmas.join('\n')}\n    pa = pa + ${4 * S}u * u.a_rs;\n    pb = pb + ${4 * S}u * u.b_rs;`;
+  };
+  const S = t.kTexels ?? 1;
   const loadsTail: string[] = [];
   if (!transA) for (const r of range(R)) loadsTail.push(`    let a${r} = ${ldA(`ar${r} + k4`)}[q];`);
   else for (const i of range(RI)) loadsTail.push(`    let a_${i} = ${ldA(`kt * u.a_rs + ag${i}`)};`);
@@ -167,12 +174,13 @@ ${range(R).map((r) => range(CJ).map((j) => `  var c${r}_${j} = vec4<f32>(0.0);`)
   let KF = K >> 2u;
   var pa = 0u;
   var pb = 0u;
-  for (var k4 = 0u; k4 < KF; k4 = k4 + 1u) {
-${loadsMain.join('\n')}
-${fmaMain.join('\n')}
-    pa = pa + 4u * u.a_rs;
-    pb = pb + 4u * u.b_rs;
-  }
+  var k4 = 0u;
+  for (; k4 + ${S - 1}u < KF; k4 = k4 + ${S}u) {
+${body(S)}
+  }${S > 1 ? `
+  for (; k4 < KF; k4 = k4 + 1u) {
+${body(1)}
+  }` : ''}
   for (var kt = KF * 4u; kt < K; kt = kt + 1u) {
     let k4 = kt >> 2u;
     let q = kt & 3u;
@@ -207,7 +215,7 @@ export const packSource: KernelSource = source('matmul-pack', () => ({
 }));
 
 export function texSource(transA: boolean, transB: boolean, tile: TexTile, ep: MatmulEpilogue | undefined, resImage = false): KernelSource {
-  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}${resImage ? ':res-image' : ''}`;
+  const key = `matmul-tex${tile.r}x${tile.c}w${tile.wgx}x${tile.wgy}${tile.fma ? 'f' : ''}${tile.image ? 'i' : ''}${tile.kTexels && tile.kTexels > 1 ? `k${4 * tile.kTexels}` : ''}:${transA ? 't' : 'n'}${transB ? 't' : 'n'}${epilogueKey(ep)}${resImage ? ':res-image' : ''}`;
   const kind = tile.image ? 'image' as const : 'texture' as const;
   const eb = storageEpilogue(ep, resImage);
   return source(key, () => ({
