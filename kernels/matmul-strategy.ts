@@ -14,13 +14,14 @@ import { reduceKernel } from './reduce.js';
 // even: image-16x16 1024^3 94-108 -> 67-80 ms, FF2 4096x256x1024 98-118 -> 67-98 ms; image-8x16
 // 1024^3 144 -> 114 ms; texture-16x16 1024^3 99 -> 88 ms, texture-8x16 129 -> 104 ms.
 // kTexels = 2 (8 k steps per iteration, so each spilled accumulator is loaded and stored half as
-// often): image-16x16 in-process, 1024^3 56-60 -> 52-55 ms, 4096x256x1024 55-99 -> 51-92 ms, K = 256
-// even; a BERT-small step even (its K is 256/512 or K-split chunks); first step +0.3 s of compiling.
-// 3 or 4 texels measured slower.
+// often), in-process: image-16x16 1024^3 56-60 -> 52-55 ms, 4096x256x1024 55-99 -> 51-92 ms, K = 256
+// even; image-8x16 1024^3 63 -> 60 ms, 4096x256x1024 65 -> 61 ms, K = 256 17.2 -> 17.8 ms; a
+// BERT-small step even (its K is 256/512 or K-split chunks); first step +0.3 s of compiling. 3 or 4
+// texels measured slower.
 export const TEX_TILES: Record<Extract<MatmulStrategy, `texture-${string}` | `image-${string}`>, TexTile> = {
   'texture-8x16': { r: 8, c: 16, wgx: 4, wgy: 8 },
   'texture-16x16': { r: 16, c: 16, wgx: 4, wgy: 4 },
-  'image-8x16': { r: 8, c: 16, wgx: 4, wgy: 8, image: true },
+  'image-8x16': { r: 8, c: 16, wgx: 4, wgy: 8, image: true, kTexels: 2 },
   'image-16x16': { r: 16, c: 16, wgx: 4, wgy: 4, image: true, kTexels: 2 },
 };
 
