@@ -7,7 +7,8 @@
 //   3. a heuristic until autotuneMatmul() ran: textures on OpenGL(ES)/llvmpipe, shared-memory tiles
 //      elsewhere.
 // autotuneMatmul() measures every candidate on one representative bucket (a linear-layer shaped
-// 512 x 512 x 256 matmul, B transposed) and keeps the fastest; slow candidates are cut after one run.
+// 512 x 512 x 256 matmul, B transposed) in interleaved rounds and keeps the fastest; candidates 3x
+// slower than the best are cut after a round.
 // The choice depends on the adapter only, never on shapes, so the set of pipelines a model uses does
 // not change with batch size or sequence length.
 
@@ -102,34 +103,38 @@ export async function autotuneMatmul(backend: WebGPUBackend, opts: AutotuneOptio
   backend.write(b, fill(n * k));
   const spec = { kind: 'matmul' as const, transA: false, transB: true, batch: 1, m, n, k, aBatchStride: 0, bBatchStride: 0 };
   const ms: Record<string, number> = {};
-  let best = Infinity;
-  let choice: MatmulStrategy = candidates[0]!;
+  const once = async (s: MatmulStrategy) => {
+    const t0 = performance.now();
+    backend.runMatmulWith(s, spec, [a, b], [c]);
+    await backend.sync();
+    return performance.now() - t0;
+  };
   try {
-    for (const s of candidates) {
-      const once = async () => {
-        const t0 = performance.now();
-        backend.runMatmulWith(s, spec, [a, b], [c]);
-        await backend.sync();
-        return performance.now() - t0;
-      };
-      await once(); // compile + first touch
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t = await once();
-        times.push(t);
-        if (t > 3 * best) break; // hopeless: do not spend the budget on it
+    for (const s of candidates) await once(s); // compile + first touch
+    // Rounds over the candidates still in the race, in alternating order, so that the machine's drift
+    // (a shared VM's speed moves by up to 2x within minutes) hits them alike: timed one after the
+    // other, candidates 10-20% apart could swap places from run to run. A candidate 3x slower than
+    // the best time so far is cut. The minimum, not the median: other processes only ever add time.
+    const times = new Map<MatmulStrategy, number[]>(candidates.map((s) => [s, []]));
+    const alive = new Set(candidates);
+    let best = Infinity;
+    for (let i = 0; i < runs; i++) {
+      const order = [...alive];
+      if (i % 2) order.reverse();
+      for (const s of order) {
+        const t = await once(s);
+        times.get(s)!.push(t);
+        best = Math.min(best, t);
       }
-      // The minimum, not the median: other processes only ever add time, and on a shared machine
-      // the median of 3 runs picked the slower candidate (texture-8x16 over 16x16) at least once.
-      const fastest = times.length === runs ? Math.min(...times) : Infinity;
-      ms[s] = fastest;
-      if (fastest < best) { best = fastest; choice = s; }
+      for (const s of alive) if (Math.min(...times.get(s)!) > 3 * best) alive.delete(s);
     }
+    for (const s of candidates) ms[s] = alive.has(s) ? Math.min(...times.get(s)!) : Infinity;
   } finally {
     backend.free(a);
     backend.free(b);
     backend.free(c);
   }
+  const choice = candidates.reduce((x, y) => (ms[y]! < ms[x]! ? y : x));
   const entry: AutotuneEntry = { strategy: choice, ms, bucket: `${m}x${n}x${k}:nt`, date: new Date().toISOString() };
   memory[key] = entry;
   if (!backend.matmulStrategyForced) backend.setMatmulStrategy(entry.strategy);
