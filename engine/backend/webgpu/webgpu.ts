@@ -229,6 +229,15 @@ export class WebGPUBackend implements Backend {
     this.execute(this.matmulPlan(spec, strategy), inputs.map((s) => this.own(s, 'matmul')), outputs.map((s) => this.own(s, 'matmul')));
   }
 
+  /**
+   * Runs a kernel plan built by the caller (benches comparing variants of one kernel in one process,
+   * e.g. scripts/ab-matmul-tiles.ts); `run` is the way for everything else.
+   */
+  runPlan(plan: KernelPlan, inputs: Storage[], outputs: Storage[]): void {
+    this.checkAlive();
+    this.execute(plan, inputs.map((s) => this.own(s, 'runPlan')), outputs.map((s) => this.own(s, 'runPlan')));
+  }
+
   private matmulPlan(spec: MatmulSpec, strategy: MatmulStrategy): KernelPlan {
     if (!this.auxWarmed.has(strategy)) {
       // Create the strategy's auxiliary pipelines now, so later sizes never add pipelines.
