@@ -35,7 +35,7 @@ import type { KernelSpec } from '../engine/backend/spec.js';
 import { WGSL_RANDOM } from '../engine/random.js';
 import { texAttentionBackwardKernel } from './attention-tex-bwd.js';
 import { TEX_TILES, layoutStrides, texAttentionKernel } from './attention-tex.js';
-import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
+import { EW_WG, UniformLayout, WGSL_SPECIALS, WG_SYNC, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
 
 /** Storage declaration with any element type (common.ts's helper takes scalar types only). */
 const storage = (binding: number, name: string, type: string, access: Access): string =>
@@ -63,11 +63,7 @@ function uniforms(spec: AttentionSpec | AttentionBackwardSpec) {
 /** vec4 columns per invocation: hs/4 columns spread over 8 invocations. */
 const ncFor = (hs: number) => Math.max(1, ceilDiv(hs / 4, 8));
 
-const COMMON = (dropout: boolean) => WGSL_SPECIALS + (dropout ? WGSL_RANDOM : '') + `
-fn wg_sync() {
-  workgroupBarrier();
-  storageBarrier();
-}
+const COMMON = (dropout: boolean) => WGSL_SPECIALS + (dropout ? WGSL_RANDOM : '') + WG_SYNC + `
 var<workgroup> W: array<f32, ${TILE * TILE}>;
 fn wset(i: u32, x: f32) { W[i] = x; }
 fn wget(i: u32) -> f32 { return W[i]; }

@@ -197,20 +197,25 @@ fn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }
 `;
 
 /**
- * Workgroup tree reductions for row kernels (workgroup size `wg`, a power of two). Must be called
- * from uniform control flow. Deterministic: a fixed tree.
- *
- * wg_sync() is workgroupBarrier() plus storageBarrier(): on Mesa llvmpipe (Dawn's GL backend) a
- * bare workgroupBarrier() let a workgroup-memory load move across it (invocations of another SIMD
- * group read the result slot after the next reduction had overwritten it); the extra memory
- * barrier pins it. Found by the layernorm tests (rows shorter than the workgroup).
+ * wg_sync(), the barrier of every kernel that shares workgroup memory: workgroupBarrier() plus
+ * storageBarrier(). On Mesa llvmpipe (Dawn's GL backend) a bare workgroupBarrier() let a
+ * workgroup-memory load move across it (invocations of another SIMD group read the result slot
+ * after the next reduction had overwritten it); the extra memory barrier pins it. Found by the
+ * layernorm tests (rows shorter than the workgroup).
  */
-export function wgReduce(wg: number): string {
-  return /* wgsl */ `
+export const WG_SYNC = /* wgsl */ `
 fn wg_sync() {
   workgroupBarrier();
   storageBarrier();
 }
+`;
+
+/**
+ * Workgroup tree reductions for row kernels (workgroup size `wg`, a power of two). Must be called
+ * from uniform control flow. Deterministic: a fixed tree.
+ */
+export function wgReduce(wg: number): string {
+  return WG_SYNC + /* wgsl */ `
 var<workgroup> red_f: array<f32, ${wg}>;
 var<workgroup> red_i: array<u32, ${wg}>;
 fn wg_sum(v: f32, lid: u32) -> f32 {

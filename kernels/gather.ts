@@ -3,8 +3,8 @@
 // gather: one invocation per run of STRIDED_RUN elements (r, d..d+7) of an output row: out = table[ids[r], d]
 //   or 0 when the id is out of range. O(rows * dim). (Runs, not single elements: llvmpipe scalarises
 //   the u32 division that splits the invocation index; see common.ts STRIDED_RUN.) When dim % 4 == 0
-//   the run is STRIDED_RUN vec4s: on llvmpipe a storage load costs the same per invocation whatever
-//   its width (~14 ns), so vec4 loads and stores cut the kernel's cost ~4x.
+//   the run is STRIDED_RUN vec4s (on llvmpipe a storage load costs ~14 ns per invocation whatever its
+//   width): 4x fewer loads and stores, measured 20-25% faster (4096 x 256 from 30522 rows 7.9 -> 6.5 ms).
 //
 // scatterAdd (no atomics, bit-for-bit deterministic), dtable[v, :] = sum of dy[r, :] over ids[r] == v
 // in increasing r:
@@ -27,7 +27,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, STRIDED_RUN, UniformLayout, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
+  EW_WG, STRIDED_RUN, UniformLayout, WG_SYNC, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep,
 } from './common.js';
 import type { ImageOption } from './elementwise.js';
@@ -149,11 +149,7 @@ export function scatterAddKernel(spec: ScatterAddSpec, image?: ImageOption): Ker
   // Stages k = k0..k1 (doubling), each with j = min(k, SORT_BLOCK) / 2 .. 1, on the workgroup's block
   // of SORT_BLOCK keys; the direction of a pair comes from its global index, as in sortSrc.
   const localSortSrc = source('scatterAdd:bitonic-local', () => ({
-    wgsl: storage(0, 'keys', 'vec2<u32>', 'write') + localSortLayout.wgsl(1) + `var<workgroup> K: array<vec2<u32>, ${SORT_BLOCK}>;
-fn wg_sync() {
-  workgroupBarrier();
-  storageBarrier();
-}
+    wgsl: storage(0, 'keys', 'vec2<u32>', 'write') + localSortLayout.wgsl(1) + WG_SYNC + `var<workgroup> K: array<vec2<u32>, ${SORT_BLOCK}>;
 ` + entry(EW_WG, `  let base = wgid * ${SORT_BLOCK}u;
   for (var h = 0u; h < 2u; h = h + 1u) {
     let t = lid + h * ${EW_WG}u;

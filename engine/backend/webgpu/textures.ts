@@ -69,6 +69,9 @@ export class TexturePool {
   }
 }
 
+/** The cache's default budget (WebGPUBackendOptions.textureCacheBytes). */
+export const DEFAULT_TEXTURE_CACHE_BYTES = 256 * 2 ** 20;
+
 /**
  * Textures that hold a copy of a storage buffer's first texels, kept after the dispatch so that the
  * next plan reading the same unchanged buffer as a texture skips the copy (on llvmpipe a BERT-small
@@ -79,9 +82,6 @@ export class TexturePool {
  * so a hit is always the buffer's current contents. Least recently used entries beyond `maxBytes` go
  * back to the pool; textures in use by the plan being recorded are pinned until it is recorded.
  */
-/** The cache's default budget (WebGPUBackendOptions.textureCacheBytes). */
-export const DEFAULT_TEXTURE_CACHE_BYTES = 256 * 2 ** 20;
-
 export class TextureCache {
   private readonly entries = new Map<GPUBuffer, { tex: PooledTexture; texels: number }>();
   private readonly cached = new Set<PooledTexture>();
