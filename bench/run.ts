@@ -4,8 +4,9 @@
 // measured IN THE SAME RUN: an FMA-bound WGSL kernel (vec4 fma chains) gives the GFLOP/s roofline,
 // a vec4 storage copy kernel the GB/s one; TensorFlow.js WebGPU (same Dawn adapter; its
 // requestAdapter is wrapped to ask for featureLevel 'compatibility') and TensorFlow.js WASM run the
-// same shapes. Times are medians of repeated runs (other processes share the cores). Writes
-// bench/RESULTS.md naming the adapter and the date.
+// same shapes. Times are medians of repeated runs (other processes share the cores); ours and
+// TensorFlow.js WASM, the close peer, run in interleaved rounds so their ratio survives the drift of
+// the machine's speed. Writes bench/RESULTS.md naming the adapter and the date.
 
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -45,6 +46,28 @@ async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Pr
     if (performance.now() - start > budgetMs && ts.length >= 3) break;
   }
   return median(ts);
+}
+
+/**
+ * Medians of `fs` timed in interleaved rounds (one run of each per round, the order reversed every
+ * other round), so that the drift of a shared machine's speed (up to 2x within minutes here) hits
+ * all of them alike and their ratios hold; timed one after another, a ratio moved by tens of percent.
+ */
+async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budgetMs = 8000): Promise<number[]> {
+  for (const f of fs) await f(); // warm-up (compile)
+  const ts: number[][] = fs.map(() => []);
+  const start = performance.now();
+  for (let r = 0; r < reps; r++) {
+    const order = fs.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const t0 = performance.now();
+      await fs[i]!();
+      ts[i]!.push(performance.now() - t0);
+    }
+    if (performance.now() - start > budgetMs && r >= 2) break;
+  }
+  return ts.map(median);
 }
 
 // ---- rooflines (raw WGSL on the same device) ---------------------------------------------------
@@ -148,16 +171,45 @@ async function loadPeers(): Promise<Peer[]> {
   return peers;
 }
 
-async function peerTime(p: Peer, make: (tf: Tf) => import('@tensorflow/tfjs-core').Tensor[], op: (tf: Tf, xs: import('@tensorflow/tfjs-core').Tensor[]) => import('@tensorflow/tfjs-core').Tensor, reps: number): Promise<number> {
+type TfTensor = import('@tensorflow/tfjs-core').Tensor;
+type PeerMake = (tf: Tf) => TfTensor[];
+type PeerOp = (tf: Tf, xs: TfTensor[]) => TfTensor;
+
+/** One peer run as a closure on inputs made up front (its backend selected), and their disposal. */
+async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: () => Promise<void>; dispose: () => void }> {
   await p.tf.setBackend(p.name === 'tfjs-wasm' ? 'wasm' : 'webgpu');
   const xs = make(p.tf);
-  const ms = await timeIt(async () => {
-    const y = op(p.tf, xs);
-    await p.sync(y);
-    y.dispose();
-  }, reps, 6000);
-  for (const x of xs) x.dispose();
-  return ms;
+  return {
+    run: async () => {
+      const y = op(p.tf, xs);
+      await p.sync(y);
+      y.dispose();
+    },
+    dispose: () => { for (const x of xs) x.dispose(); },
+  };
+}
+
+/**
+ * Median ms of ours and of each peer on the same work. TensorFlow.js WASM runs interleaved with ours
+ * (timeInterleaved: its ratio to ours is the close one); TensorFlow.js WebGPU, 20-60x slower here,
+ * runs after, `slowReps` times.
+ */
+async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, slowReps = 3): Promise<{ ours: number; theirs: Record<string, number> }> {
+  const theirs: Record<string, number> = {};
+  const wasm = peers.find((p) => p.name === 'tfjs-wasm');
+  let oursMs: number;
+  if (wasm) {
+    const r = await peerRunner(wasm, make, op);
+    [oursMs, theirs[wasm.name]] = await timeInterleaved([ours, r.run], reps);
+    r.dispose();
+  } else oursMs = await timeIt(ours, reps);
+  for (const p of peers) {
+    if (p === wasm || slowReps === 0) continue;
+    const r = await peerRunner(p, make, op);
+    theirs[p.name] = await timeIt(r.run, slowReps, 6000);
+    r.dispose();
+  }
+  return { ours: oursMs!, theirs };
 }
 
 // ---- benches -------------------------------------------------------------------------------------
@@ -188,20 +240,20 @@ async function main(): Promise<void> {
       const a = randn([m, k], { backend: be, seed: 1 });
       const w = randn([n, k], { backend: be, seed: 2 });
       const reps = m * n * k > 2e8 ? 5 : 9;
-      const ours = await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, reps);
+      // W as [k, n] on tfjs-wasm: XNNPACK's path (see the tfjs-wasm note); [n, k] transposed on tfjs-webgpu.
+      const nn = (tf: Tf) => tf.getBackend() === 'wasm';
+      const { ours, theirs } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
+        (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn(tf) ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn(tf)),
+        reps, quick && m * n * k > 2e8 ? 0 : 3);
       const flops = 2 * m * n * k;
-      const theirs: Record<string, number> = {};
-      for (const p of peers) {
-        if (p.name === 'tfjs-webgpu' && m * n * k > 2e8 && quick) continue;
-        const nn = p.name === 'tfjs-wasm'; // W as [k, n]: XNNPACK's path (see the tfjs-wasm note)
-        theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn), p.name === 'tfjs-webgpu' ? 3 : reps);
-      }
       rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
       // The fused BERT linear (bias + GELU epilogue) on the FF1 shape.
       if (name.startsWith('BERT FF1')) {
         const b = randn([n], { backend: be, seed: 3 });
-        const fused = await timeIt(async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); }, reps);
-        const comp = await timeIt(async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); }, reps);
+        const [fused, comp] = await timeInterleaved([
+          async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); },
+          async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); },
+        ], reps);
         rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: (flops / fused / 1e6) / roof.gflops * 100, peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
         b.dispose();
       }
@@ -225,13 +277,10 @@ async function main(): Promise<void> {
     const attn = (F as unknown as { attention?: (q: Tensor, k: Tensor, v: Tensor, o: { scale: number }) => Tensor }).attention;
     const composite = () => F.matmul(F.softmax(F.mul(F.matmul(q, k, { transB: true }), scale)), v);
     const run = attn ? () => attn(q, k, v, { scale }) : composite;
-    const ms = await timeIt(async () => { const y = tidy(run); await be.sync(); y.dispose(); }, 5);
+    const { ours: ms, theirs } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
+      (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
+      (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 5);
     const flops = 4 * B * H * T * T * D;
-    const theirs: Record<string, number> = {};
-    for (const p of peers) {
-      theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
-        (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 3);
-    }
     rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
     q.dispose(); k.dispose(); v.dispose();
   }
@@ -246,9 +295,8 @@ async function main(): Promise<void> {
         ['softmax', () => F.softmax(x), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.softmax(t!)],
         ['layernorm', () => F.layerNorm(x, g, b), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.tidy(() => { const m = tf.moments(t!, -1, true); return tf.div(tf.sub(t!, m.mean), tf.sqrt(tf.add(m.variance, 1e-12))); })],
       ] as const) {
-        const ms = await timeIt(async () => { const y = tidy(f); await be.sync(); y.dispose(); }, 7);
-        const theirs: Record<string, number> = {};
-        for (const p of peers) theirs[p.name] = await peerTime(p, (tf) => [tf.randomNormal([rowsN, len])], tff, 5);
+        const { ours: ms, theirs } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
+          (tf) => [tf.randomNormal([rowsN, len])], tff, 9, 5);
         rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, rate: bytes / ms / 1e6, unit: 'GB/s', roof: (bytes / ms / 1e6) / roof.gbs * 100, peers: fmtPeers(ms, theirs) });
       }
       x.dispose(); g.dispose(); b.dispose();
