@@ -8,20 +8,24 @@
 
 import { F, randn, tensor, tidy, type Tensor } from '../engine/index.js';
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
+import type { WebGPUBackend } from '../engine/backend/webgpu/webgpu.js';
 
-const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const itersArg = process.argv.indexOf('--iters');
-const iters = itersArg > 0 ? Number(process.argv[itersArg + 1]) : 3;
-const [B, nh, T, hs] = args.length >= 4 ? args.slice(0, 4).map(Number) : [32, 4, 128, 64];
-const dropout = process.argv.includes('--dropout') ? 0.1 : 0;
-const variantArg = process.argv.indexOf('--variant');
-const variant = variantArg > 0 ? (process.argv[variantArg + 1] as 'texture' | 'storage') : undefined;
-const layoutArg = process.argv.indexOf('--layout');
-const layout = layoutArg > 0 ? (process.argv[layoutArg + 1] as 'bhtd' | 'bthd') : 'bhtd';
-if (layout !== 'bhtd' && layout !== 'bthd') throw new Error(`--layout ${String(layout)}: bhtd or bthd`);
+export interface AttentionBenchOptions {
+  B: number; nh: number; T: number; hs: number;
+  /** Timed runs per round (3 rounds, interleaved). */
+  iters: number;
+  dropout: number;
+  variant?: 'texture' | 'storage';
+  layout: 'bhtd' | 'bthd';
+  /** Backend to use (its texture cache as set); default: a new one without texture cache. */
+  backend?: WebGPUBackend;
+}
+export interface AttentionBenchResult { composite: { fwd: number; both: number }; fused: { fwd: number; both: number } }
 
-export async function benchAttention(): Promise<{ composite: number; fused: number }> {
-  const backend = await createNodeBackend({ textureCacheBytes: 0 }); // q, k, v copied each call, as for fresh tensors
+export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}): Promise<AttentionBenchResult> {
+  const { B, nh, T, hs, iters, dropout, variant, layout } = { B: 32, nh: 4, T: 128, hs: 64, iters: 3, dropout: 0, layout: 'bhtd' as const, ...opts };
+  const backend = opts.backend ?? await createNodeBackend({ textureCacheBytes: 0 }); // q, k, v copied each call, as for fresh tensors
+  const variantBefore = backend.attentionVariant;
   if (variant) backend.setAttentionVariant(variant);
   const shape = layout === 'bthd' ? [B, T, nh, hs] : [B, nh, T, hs];
   const mk = () => randn(shape, { backend, seed: 1 });
@@ -72,8 +76,19 @@ export async function benchAttention(): Promise<{ composite: number; fused: numb
   console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} layout=${layout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms over 3 rounds x ${iters}:`);
   console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
   console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x`);
-  backend.destroy();
-  return { composite: cb, fused: zb };
+  if (opts.backend) backend.setAttentionVariant(variantBefore);
+  else backend.destroy();
+  return { composite: { fwd: cf, both: cb }, fused: { fwd: zf, both: zb } };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await benchAttention();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const args = argv.filter((a, i) => !a.startsWith('--') && !['--iters', '--variant', '--layout'].includes(argv[i - 1]!));
+  const flag = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const layout = flag('--layout') ?? 'bhtd';
+  if (layout !== 'bhtd' && layout !== 'bthd') throw new Error(`--layout ${layout}: bhtd or bthd`);
+  const variant = flag('--variant');
+  if (variant !== undefined && variant !== 'texture' && variant !== 'storage') throw new Error(`--variant ${variant}: texture or storage`);
+  const [B, nh, T, hs] = args.length >= 4 ? args.slice(0, 4).map(Number) : [32, 4, 128, 64];
+  await benchAttention({ B, nh, T, hs, iters: Number(flag('--iters') ?? 3), dropout: argv.includes('--dropout') ? 0.1 : 0, variant, layout });
+}

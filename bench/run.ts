@@ -20,6 +20,7 @@ import { Adam } from '../engine/index.js';
 import { BertForSequenceClassification } from '../models/heads.js';
 import { bertConfig } from '../models/configs.js';
 import { benchBatch, installTfjsWebGPU, tfjsBertStepMs } from './tfjs-bert.js';
+import { benchAttention } from './attention.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -283,6 +284,12 @@ async function main(): Promise<void> {
     const flops = 4 * B * H * T * T * D;
     rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
     q.dispose(); k.dispose(); v.dispose();
+    // Forward + backward against our own composite, on BERT's (B, T, heads, d) tensors with a padding
+    // mask (bench/attention.ts; the two paths interleaved). Rate: the composite's 6 products
+    // (2 forward, 4 backward); the fused backward recomputes S, a 7th, not counted.
+    const r = await benchAttention({ B, nh: H, T, hs: D, layout: 'bthd', backend: be });
+    const both = 3 * flops;
+    rows.push({ kernel: 'attention fwd+bwd, fused vs composite', shape: `B${B} T${T} h${H} d${D}, key mask`, ms: r.fused.both, rate: both / r.fused.both / 1e6, unit: 'GFLOP/s', roof: (both / r.fused.both / 1e6) / roof.gflops * 100, peers: `our composite ${r.composite.both.toFixed(1)} ms (fused x${(r.composite.both / r.fused.both).toFixed(2)})` });
   }
 
   if (want('norm')) {
