@@ -28,15 +28,19 @@ const onlyIdx = argv.indexOf('--only');
 const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
 const want = (section: string) => !only || only === section;
 
-interface Row { kernel: string; shape: string; ms: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; roof: number; peers: string }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** A timed row: rate and roofline share at the median; minMs (the least contended call) for context. */
+interface Row { kernel: string; shape: string; ms: number; minMs?: number; rate: number; unit: 'GFLOP/s' | 'GB/s'; roof: number; peers: string }
+/** Median and minimum ms of repeated calls. */
+interface Timing { median: number; min: number }
+const timing = (ts: number[]): Timing => ({ median: median(ts), min: Math.min(...ts) });
 const rows: Row[] = [];
 const notes: string[] = [];
 // The machine's own speed can drift between runs (a shared VM: the FMA roofline measured anywhere
 // from 40 to 62 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
 const loadAtStart = loadavg()[0]!;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<number> {
+async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<Timing> {
   await f(); // warm-up (compile)
   const ts: number[] = [];
   const start = performance.now();
@@ -46,7 +50,7 @@ async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Pr
     ts.push(performance.now() - t0);
     if (performance.now() - start > budgetMs && ts.length >= 3) break;
   }
-  return median(ts);
+  return timing(ts);
 }
 
 /**
@@ -54,7 +58,7 @@ async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Pr
  * other round), so that the drift of a shared machine's speed (up to 2x within minutes here) hits
  * all of them alike and their ratios hold; timed one after another, a ratio moved by tens of percent.
  */
-async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budgetMs = 8000): Promise<number[]> {
+async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budgetMs = 8000): Promise<Timing[]> {
   for (const f of fs) await f(); // warm-up (compile)
   const ts: number[][] = fs.map(() => []);
   const start = performance.now();
@@ -68,7 +72,7 @@ async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budget
     }
     if (performance.now() - start > budgetMs && r >= 2) break;
   }
-  return ts.map(median);
+  return ts.map(timing);
 }
 
 // ---- rooflines (raw WGSL on the same device) ---------------------------------------------------
@@ -108,7 +112,7 @@ async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: numb
   o[g.x] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
 }`;
   const fma = await rawKernel(be, fmaWgsl, [out], WGS);
-  const fmaMs = await timeIt(fma, 7);
+  const fmaMs = (await timeIt(fma, 7)).median;
   const gflops = (WGS * 64 * ITERS * 8 * 4 * 2) / fmaMs / 1e6;
   const N4 = (quick ? 1 : 4) << 20; // vec4s
   const src = device.createBuffer({ size: N4 * 16, usage: 0x80 });
@@ -121,7 +125,7 @@ async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: numb
 }`;
   const wg = N4 / 256;
   const copy = await rawKernel(be, copyWgsl.replace('g.y * n.x * 256u', '0u'), [src, dst], Math.min(wg, 65535));
-  const copyMs = await timeIt(copy, 5);
+  const copyMs = (await timeIt(copy, 5)).median;
   const gbs = (Math.min(wg, 65535) * 256 * 32) / copyMs / 1e6;
   rows.push({ kernel: 'roofline: vec4 FMA chains', shape: `${WGS * 64} inv x ${ITERS * 8} fma4`, ms: fmaMs, rate: gflops, unit: 'GFLOP/s', roof: 100, peers: '' });
   rows.push({ kernel: 'roofline: vec4 storage copy', shape: `${N4 * 16 / 2 ** 20} MiB`, ms: copyMs, rate: gbs, unit: 'GB/s', roof: 100, peers: '' });
@@ -195,22 +199,23 @@ async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: (
  * (timeInterleaved: its ratio to ours is the close one); TensorFlow.js WebGPU, 20-60x slower here,
  * runs after, `slowReps` times.
  */
-async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, slowReps = 3): Promise<{ ours: number; theirs: Record<string, number> }> {
+async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, slowReps = 3): Promise<{ ours: Timing; theirs: Record<string, number> }> {
   const theirs: Record<string, number> = {};
   const wasm = peers.find((p) => p.name === 'tfjs-wasm');
-  let oursMs: number;
+  let oursT: Timing;
   if (wasm) {
     const r = await peerRunner(wasm, make, op);
-    [oursMs, theirs[wasm.name]] = await timeInterleaved([ours, r.run], reps);
+    const [a, b] = await timeInterleaved([ours, r.run], reps);
+    [oursT, theirs[wasm.name]] = [a!, b!.median];
     r.dispose();
-  } else oursMs = await timeIt(ours, reps);
+  } else oursT = await timeIt(ours, reps);
   for (const p of peers) {
     if (p === wasm || slowReps === 0) continue;
     const r = await peerRunner(p, make, op);
-    theirs[p.name] = await timeIt(r.run, slowReps, 6000);
+    theirs[p.name] = (await timeIt(r.run, slowReps, 6000)).median;
     r.dispose();
   }
-  return { ours: oursMs!, theirs };
+  return { ours: oursT!, theirs };
 }
 
 // ---- benches -------------------------------------------------------------------------------------
@@ -227,6 +232,7 @@ async function main(): Promise<void> {
   // training step runs with the default cache.
   be.setTextureCacheBytes(0);
   notes.push('kernel rows: texture cache off (each call copies its texture inputs, as for freshly computed tensors); the training step runs with the default 256 MiB cache');
+  notes.push('min ms: the fastest call of the row (other tenants of a shared machine only add time, so it shows the uncontended cost); rates, roofline shares and peer ratios use the medians');
   const peers = await loadPeers();
   const fmtPeers = (ours: number, theirs: Record<string, number>) => Object.entries(theirs)
     .map(([n, ms]) => `${n} ${ms.toFixed(1)} ms (ours x${(ms / ours).toFixed(2)})`).join('; ');
@@ -243,25 +249,27 @@ async function main(): Promise<void> {
       const reps = m * n * k > 2e8 ? 5 : 9;
       // W as [k, n] on tfjs-wasm: XNNPACK's path (see the tfjs-wasm note); [n, k] transposed on tfjs-webgpu.
       const nn = (tf: Tf) => tf.getBackend() === 'wasm';
-      const { ours, theirs } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
+      const { ours: t, theirs } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
         (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn(tf) ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn(tf)),
         reps, quick && m * n * k > 2e8 ? 0 : 3);
       const flops = 2 * m * n * k;
-      rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
+      const ours = t.median;
+      rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, minMs: t.min, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
       // The fused BERT linear (bias + GELU epilogue) on the FF1 shape.
       if (name.startsWith('BERT FF1')) {
         const b = randn([n], { backend: be, seed: 3 });
-        const [fused, comp] = await timeInterleaved([
+        const [fusedT, compT] = await timeInterleaved([
           async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); },
           async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); },
         ], reps);
-        rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: (flops / fused / 1e6) / roof.gflops * 100, peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
+        const [fused, comp] = [fusedT!.median, compT!.median];
+        rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, minMs: fusedT!.min, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: (flops / fused / 1e6) / roof.gflops * 100, peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
         b.dispose();
       }
       if (m <= 512) {
         const before = be.matmulStrategy;
         be.setMatmulStrategy('storage-reg8');
-        const st = await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, 3);
+        const st = (await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, 3)).median;
         be.setMatmulStrategy(before);
         rows.push({ kernel: 'matmul baseline (storage-reg8)', shape: `${m}x${k} @ ${n}x${k}^T`, ms: st, rate: flops / st / 1e6, unit: 'GFLOP/s', roof: (flops / st / 1e6) / roof.gflops * 100, peers: '' });
       }
@@ -278,11 +286,12 @@ async function main(): Promise<void> {
     const attn = (F as unknown as { attention?: (q: Tensor, k: Tensor, v: Tensor, o: { scale: number }) => Tensor }).attention;
     const composite = () => F.matmul(F.softmax(F.mul(F.matmul(q, k, { transB: true }), scale)), v);
     const run = attn ? () => attn(q, k, v, { scale }) : composite;
-    const { ours: ms, theirs } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
+    const { ours: t, theirs } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
       (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
       (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 5);
     const flops = 4 * B * H * T * T * D;
-    rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
+    const ms = t.median;
+    rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, minMs: t.min, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
     q.dispose(); k.dispose(); v.dispose();
     // Forward + backward against our own composite, on BERT's (B, T, heads, d) tensors with a padding
     // mask (bench/attention.ts; the two paths interleaved). Rate: the composite's 6 products
@@ -302,9 +311,10 @@ async function main(): Promise<void> {
         ['softmax', () => F.softmax(x), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.softmax(t!)],
         ['layernorm', () => F.layerNorm(x, g, b), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.tidy(() => { const m = tf.moments(t!, -1, true); return tf.div(tf.sub(t!, m.mean), tf.sqrt(tf.add(m.variance, 1e-12))); })],
       ] as const) {
-        const { ours: ms, theirs } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
+        const { ours: t, theirs } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
           (tf) => [tf.randomNormal([rowsN, len])], tff, 9, 5);
-        rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, rate: bytes / ms / 1e6, unit: 'GB/s', roof: (bytes / ms / 1e6) / roof.gbs * 100, peers: fmtPeers(ms, theirs) });
+        const ms = t.median;
+        rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, minMs: t.min, rate: bytes / ms / 1e6, unit: 'GB/s', roof: (bytes / ms / 1e6) / roof.gbs * 100, peers: fmtPeers(ms, theirs) });
       }
       x.dispose(); g.dispose(); b.dispose();
     }
@@ -332,7 +342,7 @@ async function main(): Promise<void> {
     };
     await step();
     const d0 = be.stats().dispatches;
-    const ms = await timeIt(step, 3, 60_000);
+    const ms = (await timeIt(step, 3, 60_000)).median;
     const perStep = (be.stats().dispatches - d0) / 4;
     const exs = (t: number) => B / (t / 1000);
     // The same model and step in TensorFlow.js (bench/tfjs-bert.ts): 1 warm-up step, then the
@@ -352,9 +362,9 @@ async function main(): Promise<void> {
     console.log(trainLine);
   }
 
-  const header = '| kernel | shape | median ms | rate | % of roofline | peers (same run; ratio = their ms / our ms) |';
-  const table = [header, '|---|---|---:|---:|---:|---|', ...rows.map((r) =>
-    `| ${r.kernel} | ${r.shape} | ${r.ms.toFixed(2)} | ${r.rate.toFixed(2)} ${r.unit} | ${r.roof.toFixed(1)}% | ${r.peers} |`)].join('\n');
+  const header = '| kernel | shape | median ms | min ms | rate (at the median) | % of roofline | peers (same run; ratio = their median / our median) |';
+  const table = [header, '|---|---|---:|---:|---:|---:|---|', ...rows.map((r) =>
+    `| ${r.kernel} | ${r.shape} | ${r.ms.toFixed(2)} | ${r.minMs === undefined ? '' : r.minMs.toFixed(2)} | ${r.rate.toFixed(2)} ${r.unit} | ${r.roof.toFixed(1)}% | ${r.peers} |`)].join('\n');
   console.log(table);
   for (const n of notes) console.log(`note: ${n}`);
   const md = `# Benchmark results\n\nDate: ${new Date().toISOString()}\n\nAdapter: ${adapter}\n\n` +
