@@ -37,7 +37,7 @@ const timing = (ts: number[]): Timing => ({ median: median(ts), min: Math.min(..
 const rows: Row[] = [];
 const notes: string[] = [];
 // The machine's own speed can drift between runs (a shared VM: the FMA roofline measured anywhere
-// from 40 to 62 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
+// from 40 to 78 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
 const loadAtStart = loadavg()[0]!;
 
 async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<Timing> {
@@ -54,9 +54,9 @@ async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Pr
 }
 
 /**
- * Medians of `fs` timed in interleaved rounds (one run of each per round, the order reversed every
- * other round), so that the drift of a shared machine's speed (up to 2x within minutes here) hits
- * all of them alike and their ratios hold; timed one after another, a ratio moved by tens of percent.
+ * Timings of `fs` in interleaved rounds (one run of each per round, the order reversed every other
+ * round), so that the drift of a shared machine's speed (up to 3x within minutes here) hits all of
+ * them alike and their ratios hold; timed one after another, a ratio moved by tens of percent.
  */
 async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budgetMs = 8000): Promise<Timing[]> {
   for (const f of fs) await f(); // warm-up (compile)
@@ -195,7 +195,7 @@ async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: (
 }
 
 /**
- * Median ms of ours and of each peer on the same work. TensorFlow.js WASM runs interleaved with ours
+ * Our timing and each peer's median ms on the same work. TensorFlow.js WASM runs interleaved with ours
  * (timeInterleaved: its ratio to ours is the close one); TensorFlow.js WebGPU, 20-60x slower here,
  * runs after, `slowReps` times.
  */
@@ -371,7 +371,7 @@ async function main(): Promise<void> {
     `Matmul strategy: ${be.matmulStrategy}${tune ? ` (autotune on ${tune.bucket}: ${JSON.stringify(tune.ms)})` : ''}\n\n` +
     `Rooflines measured in this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy). ` +
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)}. On a shared VM the speed of the whole ` +
-    `machine drifts between runs (the FMA roofline measured 40-62 GFLOP/s on 2026-11-23): compare a kernel with the rooflines and peers of the same run.\n\n` +
+    `machine drifts between runs (the FMA roofline measured 40-78 GFLOP/s on 2026-11-23): compare a kernel with the rooflines and peers of the same run.\n\n` +
     `Command: npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\n\n${table}\n\n${trainLine ? trainLine + '\n\n' : ''}${notes.map((n) => `- ${n}`).join('\n')}\n`;
   if (!only && !quick) writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
   else console.log('(RESULTS.md is written by the full run only)');
