@@ -40,17 +40,9 @@ const notes: string[] = [];
 // from 40 to 78 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
 const loadAtStart = loadavg()[0]!;
 
+/** Timing of `f` (after a warm-up call that compiles): `reps` calls, fewer once past the budget (at least 3). */
 async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<Timing> {
-  await f(); // warm-up (compile)
-  const ts: number[] = [];
-  const start = performance.now();
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    ts.push(performance.now() - t0);
-    if (performance.now() - start > budgetMs && ts.length >= 3) break;
-  }
-  return timing(ts);
+  return (await timeInterleaved([f], reps, budgetMs))[0]!;
 }
 
 /**
