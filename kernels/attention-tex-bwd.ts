@@ -13,13 +13,14 @@
 //              dS[i, 4 j4 .. 4 j4 + 3] (keys past T hold 0).
 //   2. dQ:     invocation owns RQ queries and streams dS texels (4 keys each) and those keys' K texels:
 //              dQ += dS K, times scale at the end.
+// Both passes skip the keys after the batch's last unpadded one (KEY_END).
 // dS of all heads at once is bh * t * ceil(t/4) texels; passes 1-2 run per group of heads so that it
 // stays under DS_LIMIT.texels (one temp reused, copied to a texture before each dQ pass).
 // Deterministic: no atomics, every sum in a fixed order.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  DROP_INIT, HEAD, PRELUDE, TEX_TILES, drop, layout, loader, range, storage, tag, texShape, texture, uniforms, type TexAttentionTiles,
+  DROP_INIT, HEAD, KEY_END, PRELUDE, TEX_TILES, drop, layout, loader, range, storage, tag, texShape, texture, uniforms, type TexAttentionTiles,
 } from './attention-tex.js';
 import { ceilDiv, entry, inp, out, source, tex, tmp, type DispatchStep, type KernelPlan, type TextureStep } from './common.js';
 
@@ -52,7 +53,10 @@ ${D.map((d) => `  let v${a}_${d} = ${ld('TV', `kb${a} + ${d}u`)};`).join('\n')}
 ${D.map((d) => `  var dk${a}_${d} = vec4<f32>(0.0); var dv${a}_${d} = vec4<f32>(0.0);`).join('\n')}`).join('\n')}
 ${DROP_INIT(dropout)}
   let dsRow = bhl * T * u.tk4 + r0 / 4u;
-  for (var q0 = 0u; q0 < T; q0 = q0 + ${C}u) {
+  // Keys past key_end have zero probability: their dK, dV are 0, and their dS texels (never read by
+  // dQ, which stops at key_end too) are not written.
+  let qend = select(0u, T, r0 < key_end(bb, T));
+  for (var q0 = 0u; q0 < qend; q0 = q0 + ${C}u) {
 ${range(C).map((c) => `    let qr${c} = base + min(q0 + ${c}u, T - 1u) * RS;
     let qb${c} = qr${c} * ${h4}u;
     let st${c} = ${ldS('TS', `qr${c}`, 'u.wst')};
@@ -79,10 +83,10 @@ ${D.map((d) => `    dk[kb${a} + ${d}u] = dk${a}_${d} * u.scale; dv[kb${a} + ${d}
   }`).join('\n')}`;
   return PRELUDE(dropout, img) + texture(0, 'TQ', img) + texture(1, 'TK', img) + texture(2, 'TV', img) + texture(3, 'TG', img) + texture(4, 'TS', false) +
     storage(5, 'bias', 'f32', 'read') + storage(6, 'ds', 'vec4<f32>', 'write') +
-    storage(7, 'dk', 'vec4<f32>', 'write') + storage(8, 'dv', 'vec4<f32>', 'write') + layout.wgsl(9) + entry(WG, body);
+    storage(7, 'dk', 'vec4<f32>', 'write') + storage(8, 'dv', 'vec4<f32>', 'write') + layout.wgsl(9) + KEY_END(masked) + entry(WG, body);
 }
 
-function dqWgsl(h4: number, R: number, img: boolean): string {
+function dqWgsl(h4: number, R: number, masked: boolean, img: boolean): string {
   // Rows are queries r0 + a; per step the 4 keys 4 j4 .. 4 j4 + 3 (one dS texel per row).
   const D = range(h4);
   const ld = loader(img);
@@ -90,7 +94,8 @@ function dqWgsl(h4: number, R: number, img: boolean): string {
   const body = `${HEAD(R)}
 ${range(R).map((a) => `  let dr${a} = (bhl * T + min(r0 + ${a}u, T - 1u)) * u.tk4;
 ${D.map((d) => `  var dq${a}_${d} = vec4<f32>(0.0);`).join(' ')}`).join('\n')}
-  for (var j4 = 0u; j4 < u.tk4; j4 = j4 + 1u) {
+  let j4end = (key_end(bb, T) + 3u) / 4u;
+  for (var j4 = 0u; j4 < j4end; j4 = j4 + 1u) {
 ${range(R).map((a) => `    let w${a} = ${ld('TD', `dr${a} + j4`, 'u.wsd')};`).join('\n')}
 ${range(4).map((kk) => `    let kb${kk} = (base + min(4u * j4 + ${kk}u, T - 1u) * RS) * ${h4}u;`).join('\n')}
 ${D.map((d) => `    {
@@ -102,7 +107,8 @@ ${range(R).map((a) => `  if (r0 + ${a}u < T) {
     let qb = (base + (r0 + ${a}u) * RS) * ${h4}u;
 ${D.map((d) => `    dq[qb + ${d}u] = dq${a}_${d} * u.scale;`).join('\n')}
   }`).join('\n')}`;
-  return PRELUDE(false, img) + texture(0, 'TK', img) + texture(1, 'TD', img) + storage(2, 'dq', 'vec4<f32>', 'write') + layout.wgsl(3) + entry(WG, body);
+  return PRELUDE(false, img) + texture(0, 'TK', img) + texture(1, 'TD', img) + storage(2, 'bias', 'f32', 'read') + storage(3, 'dq', 'vec4<f32>', 'write') +
+    layout.wgsl(4) + KEY_END(masked) + entry(WG, body);
 }
 
 /** The texture backward plan, or null when an operand exceeds a texture (caller uses storage); img as texAttentionKernel. */
@@ -128,7 +134,8 @@ export function texAttentionBackwardKernel(spec: AttentionBackwardSpec, maxTexDi
     wgsl: dkvWgsl(h4, RK, CK, spec.masked, dropout, img),
     bindings: [tx, tx, tx, tx, 'texture', 'read', 'write', 'write', 'write'], uniform: layout,
   }));
-  const dqSrc = source(`attention-tex:dq:h${h4}:r${RQ}${it}`, () => ({ wgsl: dqWgsl(h4, RQ, img), bindings: [tx, tx, 'write'], uniform: layout }));
+  const mk = spec.masked ? 'm' : 'n';
+  const dqSrc = source(`attention-tex:dq:h${h4}:r${RQ}:${mk}${it}`, () => ({ wgsl: dqWgsl(h4, RQ, spec.masked, img), bindings: [tx, tx, 'read', 'write'], uniform: layout }));
   const common = { ws: shape.ws, wst: stShape.ws, wsd: dsShape.ws, tk4 };
   const us = { ...uniforms(spec, 1, shape.ws), ...common };
   const uk = { ...uniforms(spec, RK, shape.ws), ...common };
@@ -144,7 +151,7 @@ export function texAttentionBackwardKernel(spec: AttentionBackwardSpec, maxTexDi
     textures.push({ from: tmp(1), texels: bh * perHead, width: dsShape.width, height: dsShape.height, beforeStep: steps.length + 1 });
     steps.push(
       { source: dkvSrc, bind: [tex(0), tex(1), tex(2), tex(3), tex(5), inp(3), tmp(1), out(1), out(2)], uniforms: { ...uk, bh0, bh }, workgroups: ceilDiv(bh * uk.blocks, WG) },
-      { source: dqSrc, bind: [tex(1), tex(textures.length - 1), out(0)], uniforms: { ...uq, bh0, bh }, workgroups: ceilDiv(bh * uq.blocks, WG) },
+      { source: dqSrc, bind: [tex(1), tex(textures.length - 1), inp(3), out(0)], uniforms: { ...uq, bh0, bh }, workgroups: ceilDiv(bh * uq.blocks, WG) },
     );
   }
   return { temps: [rows * 4, group * perHead * 4], textures, steps };

@@ -15,7 +15,8 @@
 // row (running max m, sum l), then O = O * alpha + P V accumulator-major (each o texel read and
 // written once per chunk: llvmpipe spills these tiles, and this order measured 1.1-1.4x over
 // key-major updates). Saves (m, log l) per row. Indices past T are clamped on load and their
-// probabilities forced to 0; rows past T are not stored.
+// probabilities forced to 0; rows past T are not stored. Keys after the batch's last unpadded key
+// are skipped in every pass (KEY_END).
 //
 // Layouts: rows of q, k, v, o are at memory row base + i * RS (base, RS from the spec's layout as
 // uniforms: 'bhtd' and 'bthd' share every pipeline). Textures are linear arrays of texels (width
@@ -102,6 +103,30 @@ export const HEAD = (r: number) => `  if (gid >= u.bh * u.blocks) { return; }
   let base = bb * u.heads + (bh - bat * u.heads) * u.hstr;
   let RS = u.rs;`;
 
+/**
+ * Bias at or below which a key counts as padding for key_end (HF's float32 min, -inf, or any mask
+ * value under -1e30).
+ */
+export const PAD_BIAS = -1e30;
+/**
+ * WGSL key_end(bb, T) over the module's \`bias\` binding (masked kernels): one past the last key of
+ * the batch whose bias is above PAD_BIAS, or T when there is none. Every loop over keys stops there
+ * (varlen, FlashAttention's padding skip): a key after the last live one has s <= -1e30 + q.k scale
+ * while the row max is at least a live key's score, so its probability exp(s - m) underflows to
+ * exactly 0 in float32 (and float64) unless |q.k scale| nears 1e30. With no live key every key
+ * counts: a keep-mask's fully masked row attends uniformly, a -inf row stays all zero, as before.
+ * Unmasked kernels use T. The scan reads the padded suffix once per invocation (one load when none).
+ */
+export const KEY_END = (masked: boolean) => (masked ? `
+fn key_end(bb: u32, T: u32) -> u32 {
+  var e = T;
+  while (e > 0u && bias[bb + e - 1u] <= ${PAD_BIAS.toExponential()}) { e = e - 1u; }
+  return select(e, T, e == 0u);
+}
+` : `
+fn key_end(bb: u32, T: u32) -> u32 { return T; }
+`);
+
 /** WGSL prelude: the image feature's \`requires\` (it must come first), specials, the dropout hash. */
 export const PRELUDE = (dropout: boolean, img: boolean) =>
   (img ? 'requires readonly_and_readwrite_storage_textures;\n' : '') + WGSL_SPECIALS + (dropout ? WGSL_RANDOM : '');
@@ -116,7 +141,8 @@ ${D.map((d) => `  var o${a}_${d} = vec4<f32>(0.0);`).join(' ')}
   var m${a} = -inf_f32();
   var l${a} = 0.0;${dropout ? `\n  let dr${a} = (bh * T + r0 + ${a}u) * T;` : ''}`).join('\n')}
 ${DROP_INIT(dropout)}
-  for (var k0 = 0u; k0 < T; k0 = k0 + ${C}u) {
+  let kend = key_end(bb, T);
+  for (var k0 = 0u; k0 < kend; k0 = k0 + ${C}u) {
 ${range(C).map((c) => `    let kc${c} = min(k0 + ${c}u, T - 1u);
     let kb${c} = (base + kc${c} * RS) * ${h4}u;
     let bi${c} = ${masked ? `bias[bb + kc${c}]` : '0.0'};`).join('\n')}
@@ -148,7 +174,7 @@ ${range(R).map((a) => `  if (r0 + ${a}u < T) {
 ${D.map((d) => `    o[row * ${h4}u + ${d}u] = o${a}_${d} * inv;`).join('\n')}
   }`).join('\n')}`;
   return PRELUDE(dropout, img) + texture(0, 'TQ', img) + texture(1, 'TK', img) + texture(2, 'TV', img) + storage(3, 'bias', 'f32', 'read') +
-    storage(4, 'o', 'vec4<f32>', 'write') + storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) + entry(WG, body);
+    storage(4, 'o', 'vec4<f32>', 'write') + storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) + KEY_END(masked) + entry(WG, body);
 }
 
 export const tag = (spec: AttentionSpec | AttentionBackwardSpec, r: number, c: number, img: boolean) =>

@@ -27,6 +27,8 @@
 //          dS = P * (dP * f - D) (f = dropout factor) into W, then dQ += dS K. dQ *= scale at the end.
 //   dK/dV: one workgroup per (bh, key block); per query tile S^T and dP^T, W = P * f -> dV += W^T dO,
 //          then W = dS -> dK += dS^T Q. dK *= scale at the end.
+// Every pass stops at the batch's last unpadded key (attention-tex.ts KEY_END: padded keys after it
+// have probability exactly 0), in whole key tiles here.
 // Rows whose bias is -inf everywhere (m = -inf) give O = 0 and zero gradients, like F.softmax's
 // all -inf rows; a row masked with a large finite negative bias (HF's float32 min) attends uniformly,
 // exactly like the composite.
@@ -34,7 +36,7 @@
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { WGSL_RANDOM } from '../engine/random.js';
 import { texAttentionBackwardKernel } from './attention-tex-bwd.js';
-import { TEX_TILES, layoutStrides, texAttentionKernel } from './attention-tex.js';
+import { KEY_END, TEX_TILES, layoutStrides, texAttentionKernel } from './attention-tex.js';
 import { EW_WG, UniformLayout, WGSL_SPECIALS, WG_SYNC, ceilDiv, entry, inp, out, source, tmp, type Access, type KernelPlan } from './common.js';
 
 /** Storage declaration with any element type (common.ts's helper takes scalar types only). */
@@ -147,14 +149,15 @@ ${stats ? `  var ${stats}: array<vec4<f32>, 8>;\n` : ''}  for (var i = 0u; i < 8
 function forwardWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + 'var<workgroup> AL: array<f32, 64>;\n' + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'o', 'vec4<f32>', 'write') +
-    storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) +
+    storage(5, 'stats', 'vec2<f32>', 'write') + layout.wgsl(6) + KEY_END(masked) +
     entry(TILE, `${HEAD}
   // Query rows blk + ty*8 + a, key columns k0 + tx + 8b (k and v share the offsets).
 ${ownRows('qr', 'blk + ty * 8u', '1u')}
   var oa = array<vec4<f32>, ${8 * nc}>();
   var m = -inf_f32();
   var l = 0.0;
-  for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
+  let kend = key_end(bb, T);
+  for (var k0 = 0u; k0 < kend; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
   ${ownRows('kr', 'k0 + tx', '8u').replace(/\n/g, '\n  ')}
 ${loopDots([{ acc: 's', rowArr: 'q', rowOff: 'qr', colArr: 'k', colOff: 'kr' }])}
@@ -251,12 +254,13 @@ const statsSource = source('attention:stats', () => ({
 function dqWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
-    storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dq', 'vec4<f32>', 'write') + layout.wgsl(7) +
+    storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dq', 'vec4<f32>', 'write') + layout.wgsl(7) + KEY_END(masked) +
     entry(TILE, `${HEAD}
   // Query rows blk + ty*8 + a (q and dO share the offsets), key columns k0 + tx + 8b (k and v share them).
 ${ownRows('qr', 'blk + ty * 8u', '1u', 'sr')}
   var dqa = array<vec4<f32>, ${8 * nc}>();
-  for (var k0 = 0u; k0 < T; k0 = k0 + ${TILE}u) {
+  let kend = key_end(bb, T);
+  for (var k0 = 0u; k0 < kend; k0 = k0 + ${TILE}u) {
     let nj = min(${TILE}u, T - k0);
   ${ownRows('kr', 'k0 + tx', '8u').replace(/\n/g, '\n  ')}
 ${loopDots([{ acc: 's', rowArr: 'q', rowOff: 'qr', colArr: 'k', colOff: 'kr' }, { acc: 'g', rowArr: 'gy', rowOff: 'qr', colArr: 'v', colOff: 'kr' }])}
@@ -281,7 +285,7 @@ function dkvWgsl(nc: number, masked: boolean, dropout: boolean): string {
   return COMMON(dropout) + storage(0, 'q', 'vec4<f32>', 'read') + storage(1, 'k', 'vec4<f32>', 'read') +
     storage(2, 'v', 'vec4<f32>', 'read') + storage(3, 'bias', 'f32', 'read') + storage(4, 'gy', 'vec4<f32>', 'read') +
     storage(5, 'st', 'vec4<f32>', 'read') + storage(6, 'dk', 'vec4<f32>', 'write') +
-    storage(7, 'dv', 'vec4<f32>', 'write') + layout.wgsl(8) +
+    storage(7, 'dv', 'vec4<f32>', 'write') + layout.wgsl(8) + KEY_END(masked) +
     entry(TILE, `${HEAD}
   // Key rows blk + ty*8 + a (k and v share the offsets), query columns q0 + tx + 8b (q and dO share them).
 ${ownRows('kr', 'blk + ty * 8u', '1u')}
@@ -289,7 +293,9 @@ ${ownRows('kr', 'blk + ty * 8u', '1u')}
   for (var a = 0u; a < 8u; a = a + 1u) { bi[a] = ${masked ? 'bias[bb + min(blk + ty * 8u + a, T - 1u)]' : '0.0'}; }
   var dka = array<vec4<f32>, ${8 * nc}>();
   var dva = array<vec4<f32>, ${8 * nc}>();
-  for (var q0 = 0u; q0 < T; q0 = q0 + ${TILE}u) {
+  // A key block wholly past key_end has zero probabilities: dK = dV = 0 without the query loop.
+  let qend = select(0u, T, blk < key_end(bb, T));
+  for (var q0 = 0u; q0 < qend; q0 = q0 + ${TILE}u) {
     let nj = min(${TILE}u, T - q0);
   ${ownRows('qr', 'q0 + tx', '8u', 'sr').replace(/\n/g, '\n  ')}
 ${loopDots([{ acc: 's', rowArr: 'k', rowOff: 'kr', colArr: 'q', colOff: 'qr' }, { acc: 'g', rowArr: 'v', rowOff: 'kr', colArr: 'gy', colOff: 'qr' }])}

@@ -2,7 +2,8 @@
 // softmax(q k^T * scale + bias) -> dropout -> @ v it replaces: values and dq, dk, dv, on the float64
 // reference backend (fast-check over shapes incl. T and hs that are not multiples of the 64-wide tiles
 // or of 4, keep-masks with padding, fully masked rows, dropout) and on WebGPU (float32 vs the float64
-// composite), plus a finite-difference gradcheck of the op on the reference backend. Both layouts:
+// composite), plus a finite-difference gradcheck of the op on the reference backend. Padding masks
+// (mask 'pad') exercise the kernels' skip of the keys after each batch's last live key. Both layouts:
 // (B, nh, T, hs) and (B, T, nh, hs) (layout 'bthd', against the composite on permuted tensors).
 // Fully masked rows: with the keep-mask (HF's float32-min bias) the row attends uniformly, as the
 // composite does; with a -inf bias the row's output and gradients are 0, as F.softmax's -inf rows.
@@ -32,13 +33,22 @@ async function withVariant<T>(variant: AttentionVariant, f: () => Promise<T>): P
 }
 
 /** layout 'bthd': q, k, v, the output and grads are (B, T, nh, hs); the composite permutes to (B, nh, T, hs) and back. */
-interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf'; seed: number; layout?: 'bhtd' | 'bthd' }
+/** mask 'pad': a keep-mask keeping each batch's first L_b keys (padding after them, the kernels' key_end skip). */
+interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf' | 'pad'; seed: number; layout?: 'bhtd' | 'bthd' }
 
 function inputs(c: Case) {
   const rng = new Rng(c.seed);
   const n = c.B * c.nh * c.T * c.hs;
   const rnd = () => Float64Array.from({ length: n }, () => rng.normal());
   const keep = Float64Array.from({ length: c.B * c.T }, () => (rng.next() < 0.7 ? 1 : 0));
+  if (c.mask === 'pad') {
+    // Batch b keeps its first L_b keys, 1 <= L_b <= T, spread over (0, T] (batch 0: about T/(B+1)).
+    for (let b = 0; b < c.B; b++) {
+      const len = Math.max(1, Math.min(c.T, Math.floor((c.T * (b + 1)) / (c.B + 1)) - (c.seed % 3)));
+      keep.fill(1, b * c.T, b * c.T + len).fill(0, b * c.T + len, (b + 1) * c.T);
+    }
+    return { q: rnd(), k: rnd(), v: rnd(), g: rnd(), keep };
+  }
   // Batch 0 keeps at least its first key; the last batch (when B > 1) is fully masked.
   keep[0] = 1;
   if (c.B > 1) keep.fill(0, (c.B - 1) * c.T);
@@ -57,7 +67,7 @@ async function run(c: Case, backend: Backend, fused: boolean): Promise<Float64Ar
   const scale = 1 / Math.sqrt(c.hs);
   const seed = 1234 + c.seed;
   const y = tidy(() => {
-    const bias = c.mask === 'keep' ? F.mul(F.sub(1, keep), F.ATTENTION_MASK_VALUE)
+    const bias = c.mask === 'keep' || c.mask === 'pad' ? F.mul(F.sub(1, keep), F.ATTENTION_MASK_VALUE)
       : c.mask === 'ninf' ? F.where(keep, 0, -Infinity) : null;
     let out: Tensor;
     if (fused) {
@@ -89,7 +99,7 @@ const scaleOf = (a: Float64Array) => a.reduce((m, x) => Math.max(m, Math.abs(x))
 
 const caseArb = (maxT: number, maxHs: number) => fc.record({
   B: fc.integer({ min: 1, max: 2 }), nh: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 1, max: maxT }),
-  hs: fc.integer({ min: 1, max: maxHs }), p: fc.constantFrom(0, 0, 0.25), mask: fc.constantFrom('none', 'keep', 'ninf') as fc.Arbitrary<Case['mask']>,
+  hs: fc.integer({ min: 1, max: maxHs }), p: fc.constantFrom(0, 0, 0.25), mask: fc.constantFrom('none', 'keep', 'ninf', 'pad') as fc.Arbitrary<Case['mask']>,
   seed: fc.integer({ min: 0, max: 1000 }), layout: fc.constantFrom('bhtd', 'bthd') as fc.Arbitrary<Case['layout']>,
 });
 
@@ -119,6 +129,7 @@ describe('fused attention == composite', () => {
       { B: 1, nh: 2, T: 65, hs: 36, p: 0, mask: 'none', seed: 3 },
       { B: 2, nh: 3, T: 70, hs: 64, p: 0.1, mask: 'keep', seed: 4, layout: 'bthd' },
       { B: 2, nh: 2, T: 33, hs: 6, p: 0, mask: 'ninf', seed: 5, layout: 'bthd' },
+      { B: 3, nh: 2, T: 150, hs: 16, p: 0.1, mask: 'pad', seed: 6, layout: 'bthd' },
     ];
     // The texture variant (llvmpipe's default) over random shapes too; the storage one on the fixed cases.
     const cases = variant === 'texture' ? [...fixed, ...fc.sample(caseArb(100, 16), { numRuns: 4, seed: 7 })] : fixed;
@@ -172,6 +183,31 @@ describe('fused attention == composite', () => {
     } finally {
       DS_LIMIT.texels = limit;
     }
+  }));
+
+  it.skipIf(!gpu).each(['texture', 'storage'] as const)('WebGPU %s variant, padded keys (skipped after the last live key): equal to the composite, their dk and dv exactly 0 in reused buffers', async (variant) => withVariant(variant, async () => {
+    const ref = new ReferenceBackend();
+    // Batch lengths 36, 74, 111 of T = 150: whole 64-key tiles (storage) and 8-key blocks (texture) are skipped.
+    const c: Case = { B: 3, nh: 2, T: 150, hs: 8, p: 0, mask: 'pad', seed: 1, layout: 'bhtd' };
+    await run({ ...c, mask: 'none' }, gpu!, true); // leaves nonzero dk, dv buffers of these sizes in the pool
+    const a = await run(c, gpu!, true);
+    const b = await run(c, ref, false);
+    a.forEach((x, i) => expect(maxErr(x, b[i]) / scaleOf(b[i]), NAMES[i]).toBeLessThan(2e-5));
+    const { keep } = inputs(c);
+    let padded = 0;
+    for (const [i, name] of [[2, 'dk'], [3, 'dv']] as const) {
+      for (let bt = 0; bt < c.B; bt++) {
+        for (let h = 0; h < c.nh; h++) {
+          for (let j = 0; j < c.T; j++) {
+            if (keep[bt * c.T + j]) continue;
+            padded++;
+            const row = ((bt * c.nh + h) * c.T + j) * c.hs;
+            for (let d = 0; d < c.hs; d++) expect(a[i][row + d], `${name} of padded key ${j} in batch ${bt}`).toBe(0);
+          }
+        }
+      }
+    }
+    expect(padded).toBe(2 * c.nh * (114 + 76 + 39));
   }));
 
   it('rejects a bad layout and mismatched shapes in the layout it names', () => {
