@@ -86,7 +86,17 @@ async function rawKernel(be: WebGPUBackend, wgsl: string, buffers: GPUBuffer[], 
   };
 }
 
-async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: number }> {
+/**
+ * A roofline kernel as a probe: timed inside a row's interleaved rounds, it gives the adapter's rate
+ * at the moment of that row (`work` flops or bytes per call).
+ */
+interface Probe { run: () => Promise<void>; work: number }
+const probeRate = (p: Probe, t: Timing) => p.work / t.median / 1e6;
+/** Percent of `roofRate`. */
+const pct = (rate: number, roofRate: number) => (rate / roofRate) * 100;
+interface Rooflines { gflops: number; gbs: number; fma: Probe; copy: Probe; destroy: () => void }
+
+async function rooflines(be: WebGPUBackend): Promise<Rooflines> {
   const device = be.device;
   const ITERS = 256;
   const WGS = 1024;
@@ -105,7 +115,8 @@ async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: numb
 }`;
   const fma = await rawKernel(be, fmaWgsl, [out], WGS);
   const fmaMs = (await timeIt(fma, 7)).median;
-  const gflops = (WGS * 64 * ITERS * 8 * 4 * 2) / fmaMs / 1e6;
+  const fmaFlops = WGS * 64 * ITERS * 8 * 4 * 2;
+  const gflops = fmaFlops / fmaMs / 1e6;
   const N4 = (quick ? 1 : 4) << 20; // vec4s
   const src = device.createBuffer({ size: N4 * 16, usage: 0x80 });
   const dst = device.createBuffer({ size: N4 * 16, usage: 0x80 });
@@ -118,11 +129,14 @@ async function rooflines(be: WebGPUBackend): Promise<{ gflops: number; gbs: numb
   const wg = N4 / 256;
   const copy = await rawKernel(be, copyWgsl.replace('g.y * n.x * 256u', '0u'), [src, dst], Math.min(wg, 65535));
   const copyMs = (await timeIt(copy, 5)).median;
-  const gbs = (Math.min(wg, 65535) * 256 * 32) / copyMs / 1e6;
+  const copyBytes = Math.min(wg, 65535) * 256 * 32;
+  const gbs = copyBytes / copyMs / 1e6;
   rows.push({ kernel: 'roofline: vec4 FMA chains', shape: `${WGS * 64} inv x ${ITERS * 8} fma4`, ms: fmaMs, rate: gflops, unit: 'GFLOP/s', roof: 100, peers: '' });
   rows.push({ kernel: 'roofline: vec4 storage copy', shape: `${N4 * 16 / 2 ** 20} MiB`, ms: copyMs, rate: gbs, unit: 'GB/s', roof: 100, peers: '' });
-  out.destroy(); src.destroy(); dst.destroy();
-  return { gflops, gbs };
+  return {
+    gflops, gbs, fma: { run: fma, work: fmaFlops }, copy: { run: copy, work: copyBytes },
+    destroy: () => { out.destroy(); src.destroy(); dst.destroy(); },
+  };
 }
 
 // ---- peers: TensorFlow.js ------------------------------------------------------------------------
@@ -187,27 +201,29 @@ async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: (
 }
 
 /**
- * Our timing and each peer's median ms on the same work. TensorFlow.js WASM runs interleaved with ours
- * (timeInterleaved: its ratio to ours is the close one); TensorFlow.js WebGPU, 20-60x slower here,
- * runs after, `slowReps` times.
+ * Our timing, each peer's median ms on the same work, and the roofline probe's rate in the same
+ * rounds. TensorFlow.js WASM and the probe run interleaved with ours (timeInterleaved: the ratios
+ * hold while the machine's speed drifts); TensorFlow.js WebGPU, 20-60x slower here, runs after,
+ * `slowReps` times.
  */
-async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, slowReps = 3): Promise<{ ours: Timing; theirs: Record<string, number> }> {
+async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, probe: Probe, slowReps = 3): Promise<{ ours: Timing; theirs: Record<string, number>; roof: number }> {
   const theirs: Record<string, number> = {};
   const wasm = peers.find((p) => p.name === 'tfjs-wasm');
   let oursT: Timing;
+  let probeT: Timing;
   if (wasm) {
     const r = await peerRunner(wasm, make, op);
-    const [a, b] = await timeInterleaved([ours, r.run], reps);
-    [oursT, theirs[wasm.name]] = [a!, b!.median];
+    const [a, b, c] = await timeInterleaved([ours, r.run, probe.run], reps);
+    [oursT, theirs[wasm.name], probeT] = [a!, b!.median, c!];
     r.dispose();
-  } else oursT = await timeIt(ours, reps);
+  } else [oursT, probeT] = (await timeInterleaved([ours, probe.run], reps)) as [Timing, Timing];
   for (const p of peers) {
     if (p === wasm || slowReps === 0) continue;
     const r = await peerRunner(p, make, op);
     theirs[p.name] = (await timeIt(r.run, slowReps, 6000)).median;
     r.dispose();
   }
-  return { ours: oursT!, theirs };
+  return { ours: oursT!, theirs, roof: probeRate(probe, probeT!) };
 }
 
 // ---- benches -------------------------------------------------------------------------------------
@@ -224,6 +240,8 @@ async function main(): Promise<void> {
   // training step runs with the default cache.
   be.setTextureCacheBytes(0);
   notes.push('kernel rows: texture cache off (each call copies its texture inputs, as for freshly computed tensors); the training step runs with the default 256 MiB cache');
+  notes.push('% of roofline: against the roofline kernel (FMA chains for GFLOP/s, storage copy for GB/s) timed in the same interleaved rounds as the row ' +
+    '(the attention fwd+bwd row: just before and after it), so the share holds while the machine\'s speed drifts; the roofline rows above are the run\'s start');
   notes.push('min ms: the fastest call of the row (other tenants of a shared machine only add time, so it shows the uncontended cost); rates, roofline shares and peer ratios use the medians');
   const peers = await loadPeers();
   const fmtPeers = (ours: number, theirs: Record<string, number>) => Object.entries(theirs)
@@ -241,29 +259,31 @@ async function main(): Promise<void> {
       const reps = m * n * k > 2e8 ? 5 : 9;
       // W as [k, n] on tfjs-wasm: XNNPACK's path (see the tfjs-wasm note); [n, k] transposed on tfjs-webgpu.
       const nn = (tf: Tf) => tf.getBackend() === 'wasm';
-      const { ours: t, theirs } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
+      const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
         (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn(tf) ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn(tf)),
-        reps, quick && m * n * k > 2e8 ? 0 : 3);
+        reps, roof.fma, quick && m * n * k > 2e8 ? 0 : 3);
       const flops = 2 * m * n * k;
       const ours = t.median;
-      rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, minMs: t.min, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: (flops / ours / 1e6) / roof.gflops * 100, peers: fmtPeers(ours, theirs) });
+      rows.push({ kernel: `matmul ${name} (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: ours, minMs: t.min, rate: flops / ours / 1e6, unit: 'GFLOP/s', roof: pct(flops / ours / 1e6, rf), peers: fmtPeers(ours, theirs) });
       // The fused BERT linear (bias + GELU epilogue) on the FF1 shape.
       if (name.startsWith('BERT FF1')) {
         const b = randn([n], { backend: be, seed: 3 });
-        const [fusedT, compT] = await timeInterleaved([
+        const [fusedT, compT, probeT] = await timeInterleaved([
           async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); },
           async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); },
+          roof.fma.run,
         ], reps);
         const [fused, comp] = [fusedT!.median, compT!.median];
-        rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, minMs: fusedT!.min, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: (flops / fused / 1e6) / roof.gflops * 100, peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
+        rows.push({ kernel: 'fused linear+bias+GELU', shape: `${m}x${k} @ ${n}x${k}^T`, ms: fused, minMs: fusedT!.min, rate: flops / fused / 1e6, unit: 'GFLOP/s', roof: pct(flops / fused / 1e6, probeRate(roof.fma, probeT!)), peers: `composite matmul+add+gelu ${comp.toFixed(1)} ms (fused x${(comp / fused).toFixed(2)})` });
         b.dispose();
       }
       if (m <= 512) {
         const before = be.matmulStrategy;
         be.setMatmulStrategy('storage-reg8');
-        const st = (await timeIt(async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, 3)).median;
+        const [stT, probeT] = await timeInterleaved([async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, roof.fma.run], 3, 4000);
         be.setMatmulStrategy(before);
-        rows.push({ kernel: 'matmul baseline (storage-reg8)', shape: `${m}x${k} @ ${n}x${k}^T`, ms: st, rate: flops / st / 1e6, unit: 'GFLOP/s', roof: (flops / st / 1e6) / roof.gflops * 100, peers: '' });
+        const st = stT!.median;
+        rows.push({ kernel: 'matmul baseline (storage-reg8)', shape: `${m}x${k} @ ${n}x${k}^T`, ms: st, rate: flops / st / 1e6, unit: 'GFLOP/s', roof: pct(flops / st / 1e6, probeRate(roof.fma, probeT!)), peers: '' });
       }
       a.dispose(); w.dispose();
     }
@@ -278,21 +298,24 @@ async function main(): Promise<void> {
     const attn = (F as unknown as { attention?: (q: Tensor, k: Tensor, v: Tensor, o: { scale: number }) => Tensor }).attention;
     const composite = () => F.matmul(F.softmax(F.mul(F.matmul(q, k, { transB: true }), scale)), v);
     const run = attn ? () => attn(q, k, v, { scale }) : composite;
-    const { ours: t, theirs } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
+    const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
       (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
-      (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 5);
+      (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 5, roof.fma);
     const flops = 4 * B * H * T * T * D;
     const ms = t.median;
-    rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, minMs: t.min, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: (flops / ms / 1e6) / roof.gflops * 100, peers: fmtPeers(ms, theirs) });
+    rows.push({ kernel: `attention ${attn ? 'F.attention (fused)' : 'composite'}`, shape: `B${B} h${H} T${T} d${D}`, ms, minMs: t.min, rate: flops / ms / 1e6, unit: 'GFLOP/s', roof: pct(flops / ms / 1e6, rf), peers: fmtPeers(ms, theirs) });
     q.dispose(); k.dispose(); v.dispose();
     // Forward + backward against our own composite, on BERT's (B, T, heads, d) tensors with a padding
     // mask (bench/attention.ts; the two paths interleaved). Rate: the composite's 6 products
     // (2 forward, 4 backward); the fused backward recomputes S, a 7th, not counted.
+    // Its own loop alternates the two paths; the FMA probe runs just before and after it.
+    const probeBefore = probeRate(roof.fma, await timeIt(roof.fma.run, 3));
     const r = await benchAttention({ B, nh: H, T, hs: D, layout: 'bthd', backend: be });
+    const rfBoth = (probeBefore + probeRate(roof.fma, await timeIt(roof.fma.run, 3))) / 2;
     const both = 3 * flops;
     rows.push({
       kernel: 'attention fwd+bwd, fused vs composite', shape: `B${B} T${T} h${H} d${D}, key mask`, ms: r.fused.both, minMs: r.fused.bothMin,
-      rate: both / r.fused.both / 1e6, unit: 'GFLOP/s', roof: (both / r.fused.both / 1e6) / roof.gflops * 100,
+      rate: both / r.fused.both / 1e6, unit: 'GFLOP/s', roof: pct(both / r.fused.both / 1e6, rfBoth),
       peers: `our composite ${r.composite.both.toFixed(1)} ms (fused x${(r.composite.both / r.fused.both).toFixed(2)}; at the minima ${r.composite.bothMin.toFixed(1)} ms, x${(r.composite.bothMin / r.fused.bothMin).toFixed(2)})`,
     });
   }
@@ -307,10 +330,10 @@ async function main(): Promise<void> {
         ['softmax', () => F.softmax(x), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.softmax(t!)],
         ['layernorm', () => F.layerNorm(x, g, b), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.tidy(() => { const m = tf.moments(t!, -1, true); return tf.div(tf.sub(t!, m.mean), tf.sqrt(tf.add(m.variance, 1e-12))); })],
       ] as const) {
-        const { ours: t, theirs } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
-          (tf) => [tf.randomNormal([rowsN, len])], tff, 9, 5);
+        const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
+          (tf) => [tf.randomNormal([rowsN, len])], tff, 9, roof.copy, 5);
         const ms = t.median;
-        rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, minMs: t.min, rate: bytes / ms / 1e6, unit: 'GB/s', roof: (bytes / ms / 1e6) / roof.gbs * 100, peers: fmtPeers(ms, theirs) });
+        rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, minMs: t.min, rate: bytes / ms / 1e6, unit: 'GB/s', roof: pct(bytes / ms / 1e6, rf), peers: fmtPeers(ms, theirs) });
       }
       x.dispose(); g.dispose(); b.dispose();
     }
@@ -365,10 +388,12 @@ async function main(): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const md = `# Benchmark results\n\nDate: ${new Date().toISOString()}\n\nAdapter: ${adapter}\n\n` +
     `Matmul strategy: ${be.matmulStrategy}${tune ? ` (autotune on ${tune.bucket}: ${JSON.stringify(tune.ms)})` : ''}\n\n` +
-    `Rooflines measured in this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy). ` +
+    `Rooflines measured at the start of this run: ${roof.gflops.toFixed(1)} GFLOP/s (vec4 FMA chains), ${roof.gbs.toFixed(2)} GB/s (vec4 storage copy); ` +
+    `each row's % of roofline is against these kernels timed in the row's own rounds. ` +
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)}. On a shared VM the speed of the whole ` +
     `machine drifts between runs (the FMA roofline measured 40-78 GFLOP/s on 2026-11-23): compare a kernel with the rooflines and peers of the same run.\n\n` +
     `Command: npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}\n\n${table}\n\n${trainLine ? trainLine + '\n\n' : ''}${notes.map((n) => `- ${n}`).join('\n')}\n`;
+  roof.destroy();
   if (!only && !quick) writeFileSync(new URL('./RESULTS.md', import.meta.url), md);
   else console.log('(RESULTS.md is written by the full run only)');
   process.exit(0);
