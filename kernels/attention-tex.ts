@@ -116,7 +116,9 @@ export const PAD_BIAS = -1e30;
  * exactly 0 in float32 (and float64) unless |q.k scale| nears 1e30. With no live key every key
  * counts: a keep-mask's fully masked row attends uniformly, a -inf row stays all zero, as before.
  * Unmasked kernels use T. The scan reads the padded suffix once per invocation (one load when none).
- * A NaN or infinity in a skipped key's k or v no longer reaches the output (0 * inf was NaN).
+ * Loops skip whole chunks/blocks of keys, which are then not read: a NaN or infinity in their k or v
+ * no longer reaches the output (0 * inf gave NaN); padded keys sharing a chunk with a live key are
+ * computed as before.
  */
 export const KEY_END = (masked: boolean) => (masked ? `
 fn key_end(bb: u32, T: u32) -> u32 {

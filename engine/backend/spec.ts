@@ -193,9 +193,9 @@ export type KernelSpec =
    * stats = (row max m, log of the row sum of exp(s - m)) at the rows' memory order (as o's rows).
    * A row with every s = -inf gives o = 0 and stats (-inf, 0). Kernels may skip the keys after the
    * batch's last key with bias > -1e30 (when it has one): their P is exactly 0 in float32 unless
-   * |q . k * scale| nears 1e30 (kernels/attention-tex.ts KEY_END); a NaN or infinity in a skipped
-   * key's k or v then no longer reaches o (the composite's 0 * inf would give NaN), as in varlen
-   * FlashAttention.
+   * |q . k * scale| nears 1e30 (kernels/attention-tex.ts KEY_END). They skip whole tiles of such
+   * keys, unread: a NaN or infinity in their k or v then no longer reaches o where the composite
+   * gives NaN (0 * inf); keys that share a tile with a live key are computed as before.
    */
   | { kind: 'attention'; bh: number; heads: number; t: number; hs: number; scale: number; masked: boolean; p: number; seed: number; layout?: AttentionLayout }
   /**
