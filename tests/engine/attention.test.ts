@@ -32,8 +32,10 @@ async function withVariant<T>(variant: AttentionVariant, f: () => Promise<T>): P
   }
 }
 
-/** layout 'bthd': q, k, v, the output and grads are (B, T, nh, hs); the composite permutes to (B, nh, T, hs) and back. */
-/** mask 'pad': a keep-mask keeping each batch's first L_b keys (padding after them, the kernels' key_end skip). */
+/**
+ * layout 'bthd': q, k, v, the output and grads are (B, T, nh, hs); the composite permutes to (B, nh, T, hs) and back.
+ * mask 'pad': a keep-mask keeping each batch's first L_b keys (padding after them, the kernels' key_end skip).
+ */
 interface Case { B: number; nh: number; T: number; hs: number; p: number; mask: 'none' | 'keep' | 'ninf' | 'pad'; seed: number; layout?: 'bhtd' | 'bthd' }
 
 function inputs(c: Case) {
