@@ -24,6 +24,7 @@
 //      are read as images (on llvmpipe a storage load is a per-lane loop, ~30 ns per invocation; an
 //      image texel ~1 ns) and one invocation per (part, v, SUM_CHUNK texels of the row) accumulates
 //      and stores vec4s: 4x fewer invocations, each without storage loads. Same sums, same order.
+// A vocabulary of at most SMALL_VOCAB rows (token types) skips steps 1-3: see smallVocabPlan.
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
@@ -121,6 +122,7 @@ ${acc.map((i) => `  if (j0 + ${i}u < u.dim4) { dt[o + ${i}u] = a${i}; }`).join('
 type ScatterAddSpec = Extract<KernelSpec, { kind: 'scatterAdd' }>;
 export function scatterAddKernel(spec: ScatterAddSpec, image?: ImageOption): KernelPlan {
   const { rows, dim, vocab } = spec;
+  if (vocab <= SMALL_VOCAB) return smallVocabPlan(spec, image);
   const n = rows <= 1 ? 1 : 2 ** Math.ceil(Math.log2(rows));
   const keysSrc = source('scatterAdd:keys', () => ({
     wgsl: storage(0, 'ids', 'i32', 'read') + storage(1, 'keys', 'vec2<u32>', 'write') + keyLayout.wgsl(2) +
@@ -260,4 +262,118 @@ function sumTextures(dyTexels: number, n: number, vocab: number, maxTexDim: numb
     out.push({ from, texels, width: shape.width, height: shape.height, beforeStep: 0 });
   }
   return out;
+}
+
+// ---- small vocabularies: no sort ------------------------------------------------------------------
+
+/**
+ * Vocabularies up to this size (token types: 2) skip the sort, whose ~12 dispatches cost more than the
+ * sums (a BERT-small step's token-type backward 12.7 ms, 5.6 ms of the SST-2 demo's ~100 ms step):
+ * invocation (part c, v, columns) scans the rows of part c in increasing order and adds dy[r] where
+ * ids[r] == v; the parts are then summed in part order. O(vocab * rows * dim / 32) id checks, so only
+ * for small vocabularies.
+ */
+export const SMALL_VOCAB = 16;
+const smallLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab', 'u32'], ['runs', 'u32'], ['parts', 'u32']]);
+const smallImageLayout = new UniformLayout([
+  ['rows', 'u32'], ['dim4', 'u32'], ['vocab', 'u32'], ['chunks', 'u32'], ['parts', 'u32'], ['sh_dy', 'u32'], ['sh_ids', 'u32'],
+]);
+/** First row of part c of `parts` (WGSL): parts split the rows evenly. */
+const PART_ROWS = `  let s = (u.rows * c) / u.parts;
+  let e = (u.rows * (c + 1u)) / u.parts;`;
+
+/** Storage variant: invocation (c, v, run of RUN columns). */
+const smallSumSource: KernelSource = source('scatterAdd:small', () => ({
+  wgsl: storage(0, 'dy', 'f32', 'read') + storage(1, 'ids', 'i32', 'read') + storage(2, 'dt', 'f32', 'write') + smallLayout.wgsl(3) +
+    entry(EW_WG, `  if (gid >= u.parts * u.vocab * u.runs) { return; }
+  let cv = gid / u.runs;
+  let d0 = (gid - cv * u.runs) * ${RUN}u;
+  let c = cv / u.vocab;
+  let v = i32(cv - c * u.vocab);
+${PART_ROWS}
+  var acc = array<f32, ${RUN}>();
+  for (var r = s; r < e; r = r + 1u) {
+    if (ids[r] == v) {
+      for (var j = 0u; j < ${RUN}u; j = j + 1u) { acc[j] = acc[j] + dy[r * u.dim + min(d0 + j, u.dim - 1u)]; }
+    }
+  }
+  for (var j = 0u; j < ${RUN}u; j = j + 1u) {
+    if (d0 + j < u.dim) { dt[cv * u.dim + d0 + j] = acc[j]; }
+  }`),
+  bindings: ['read', 'read', 'write'], uniform: smallLayout,
+}));
+
+/**
+ * Image variant (dim % 4 == 0): dy and the ids (4 per texel, raw i32 bits) read as images; invocation
+ * (c, v, SUM_CHUNK texels of the row) accumulates vec4s. Same sums in the same order as the storage one.
+ */
+const smallSumImageSource: KernelSource = source('scatterAdd:small-image', () => {
+  const ld = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
+  const acc = [...Array(SUM_CHUNK).keys()];
+  return {
+    wgsl: 'requires readonly_and_readwrite_storage_textures;\n' +
+      ['dy', 'ids'].map((n, i) => `@group(0) @binding(${i}) var T_${n}: texture_storage_2d<rgba32float, read>;\n`).join('') +
+      '@group(0) @binding(2) var<storage, read_write> dt: array<vec4<f32>>;\n' + smallImageLayout.wgsl(3) +
+      entry(EW_WG, `  if (gid >= u.parts * u.vocab * u.chunks) { return; }
+  let cv = gid / u.chunks;
+  let j0 = (gid - cv * u.chunks) * ${SUM_CHUNK}u;
+  let c = cv / u.vocab;
+  let v = i32(cv - c * u.vocab);
+${PART_ROWS}
+${acc.map((i) => `  var a${i} = vec4<f32>(0.0);`).join('\n')}
+  let last = u.dim4 - 1u;
+  for (var r = s; r < e; r = r + 1u) {
+    if (bitcast<i32>(${ld('ids', 'r >> 2u')}[r & 3u]) == v) {
+      let b = r * u.dim4;
+${acc.map((i) => `      a${i} = a${i} + ${ld('dy', `b + min(j0 + ${i}u, last)`)};`).join('\n')}
+    }
+  }
+  let o = cv * u.dim4 + j0;
+${acc.map((i) => `  if (j0 + ${i}u < u.dim4) { dt[o + ${i}u] = a${i}; }`).join('\n')}`),
+    bindings: ['image', 'image', 'write'], uniform: smallImageLayout,
+  };
+});
+
+function smallVocabPlan(spec: ScatterAddSpec, image?: ImageOption): KernelPlan {
+  const { rows, dim, vocab } = spec;
+  // Enough invocations for every core (a part per 1/parts of the rows), the same count for both
+  // variants so that their sums agree bit for bit.
+  const parts = Math.min(64, ceilDiv(16 * EW_WG, vocab * ceilDiv(dim, 4 * SUM_CHUNK)));
+  const target: BufRef = parts === 1 ? out(0) : tmp(0);
+  const dim4 = dim / 4;
+  let textures: TextureStep[] | null = null;
+  if (image && dim % 4 === 0) {
+    const dyShape = linearTextureShape(rows * dim4, image.maxTexDim);
+    // The ids' buffer holds whole texels: pool buffers are multiples of 16 bytes.
+    const idShape = linearTextureShape(ceilDiv(rows, 4), image.maxTexDim);
+    if (dyShape && idShape) {
+      textures = [
+        { from: inp(0), texels: rows * dim4, width: dyShape.width, height: dyShape.height, beforeStep: 0 },
+        { from: inp(1), texels: ceilDiv(rows, 4), width: idShape.width, height: idShape.height, beforeStep: 0 },
+      ];
+    }
+  }
+  const steps: KernelPlan['steps'][number][] = [];
+  if (textures) {
+    const chunks = ceilDiv(dim4, SUM_CHUNK);
+    steps.push({
+      source: smallSumImageSource, bind: [tex(0), tex(1), target],
+      uniforms: { rows, dim4, vocab, chunks, parts, sh_dy: Math.log2(textures[0]!.width), sh_ids: Math.log2(textures[1]!.width) },
+      workgroups: ceilDiv(parts * vocab * chunks, EW_WG),
+    });
+  } else {
+    const runs = ceilDiv(dim, RUN);
+    steps.push({ source: smallSumSource, bind: [inp(0), inp(1), target], uniforms: { rows, dim, vocab, runs, parts }, workgroups: ceilDiv(parts * vocab * runs, EW_WG) });
+  }
+  if (parts > 1) {
+    for (const st of reduceKernel({ kind: 'reduce', op: 'sum', outer: 1, len: parts, inner: vocab * dim, scale: 1 }).steps) {
+      steps.push({ ...st, bind: st.bind.map((r) => (r.io === 'in' ? tmp(0) : r)) });
+    }
+  }
+  return {
+    temps: parts > 1 ? [parts * vocab * dim] : [], steps,
+    ...(textures ? { textures } : {}),
+    // The other sum kernel, so the pipelines do not depend on rows (whether the textures fit).
+    alternates: image ? [textures ? smallSumSource : smallSumImageSource] : [],
+  };
 }

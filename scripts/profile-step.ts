@@ -1,5 +1,7 @@
 // Where the time of a BERT-small training step goes, per kernel spec:
-//   npx tsx scripts/profile-step.ts [--layers 2] [--batch 32] [--seq 128] [--reps 3]
+//   npx tsx scripts/profile-step.ts [--layers 2] [--hidden 256] [--heads 4] [--intermediate 512] [--vocab 30522]
+//                                   [--batch 32] [--seq 128] [--reps 3]
+// (the demo's model: --layers 1 --hidden 64 --heads 2 --intermediate 256 --vocab 8000 --batch 128 --seq 24)
 //
 // compatibility-mode WebGPU has no timestamp queries, so this records every KernelSpec one
 // training step sends to the backend (frees deferred so its inputs stay alive), then replays each
@@ -14,10 +16,15 @@ import { bertConfig } from '../models/configs.js';
 import { parseArgs, s } from '../train/index.js';
 
 const { config: args } = parseArgs(process.argv.slice(2), s.object({
-  layers: s.int({ min: 1, default: 2 }), batch: s.int({ min: 1, default: 32 }), seq: s.int({ min: 1, default: 128 }), reps: s.int({ min: 1, default: 3 }),
+  layers: s.int({ min: 1, default: 2 }), hidden: s.int({ min: 4, default: 256 }), heads: s.int({ min: 1, default: 4 }),
+  intermediate: s.int({ min: 1, default: 512 }), vocab: s.int({ min: 2, default: 30522 }),
+  batch: s.int({ min: 1, default: 32 }), seq: s.int({ min: 1, default: 128 }), reps: s.int({ min: 1, default: 3 }),
 }));
 const be = await createNodeBackend();
-const cfg = bertConfig({ hidden_size: 256, intermediate_size: 512, num_attention_heads: 4, num_hidden_layers: args.layers, num_labels: 2 });
+const cfg = bertConfig({
+  hidden_size: args.hidden, intermediate_size: args.intermediate, num_attention_heads: args.heads, num_hidden_layers: args.layers,
+  vocab_size: args.vocab, num_labels: 2,
+});
 const model = new BertForSequenceClassification(cfg, { backend: be });
 const opt = new Adam(model.parameters(), { lr: 1e-4 });
 const [B, T] = [args.batch, args.seq];

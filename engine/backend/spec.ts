@@ -159,7 +159,8 @@ export type KernelSpec =
   | { kind: 'gather'; rows: number; dim: number; vocab: number }
   /**
    * Deterministic scatter-add, gather's backward: dtable[v, :] = sum over r with ids[r] == v of dy[r, :],
-   * summed in increasing r order. Rows never referenced are 0. in: [dy [rows, dim], ids]; out: [dtable].
+   * summed in a fixed order (increasing r; kernels may split the rows into fixed parts summed in part
+   * order). Rows never referenced are 0. in: [dy [rows, dim], ids]; out: [dtable].
    */
   | { kind: 'scatterAdd'; rows: number; dim: number; vocab: number }
   /**

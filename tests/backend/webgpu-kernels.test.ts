@@ -12,6 +12,7 @@ import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import { describeAdapter } from '../../engine/backend/webgpu/device.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { contiguous, expectClose, expectEqualInts, f32, fout, i32, iout, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
+import { SMALL_VOCAB } from '../../kernels/gather.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -384,12 +385,23 @@ describe('webgpu kernels == reference', () => {
   });
 
   it('scatterAdd with more rows than one sort block (global and workgroup-local bitonic stages)', async () => {
-    for (const [rows, vocab] of [[513, 7], [1500, 40], [4100, 30522]] as const) {
+    for (const [rows, vocab] of [[513, 17], [1500, 40], [4100, 30522]] as const) { // vocab > SMALL_VOCAB: the sort path
       const rng = new SeededRandom(rows);
       const ids = ints(rng, rows, -1, vocab);
       const dy = values(rng, rows * 8, 1);
       const spec: KernelSpec = { kind: 'scatterAdd', rows, dim: 8, vocab };
       const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * 8)]);
+      expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, spec);
+    }
+  });
+
+  it('scatterAdd with a small vocabulary (no sort; token types): many rows, rows not a multiple of 4, invalid ids', async () => {
+    for (const [rows, dim, vocab] of [[4097, 256, 2], [3001, 6, SMALL_VOCAB], [5, 64, 1]] as const) {
+      const rng = new SeededRandom(rows);
+      const ids = ints(rng, rows, -1, vocab + 1); // -1, vocab and vocab + 1 are invalid
+      const dy = values(rng, rows * dim, 1);
+      const spec: KernelSpec = { kind: 'scatterAdd', rows, dim, vocab };
+      const { g, r } = await both(spec, [f32(dy), i32(ids)], [fout(vocab * dim, values(rng, vocab * dim))]);
       expectClose(g[0]!, r[0]!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(rows) }, spec);
     }
   });
