@@ -4,7 +4,7 @@
 // nanoGPT style: one config object, one class per block, shape comments on every reshape.
 // Optional product-key memories (models/pkm.ts) sit at config.pkm.layers as in tools/reference/bert.py.
 
-import { Dropout, Embedding, F, LayerNorm, Linear, tensor, zeros, type Backend, type Tensor } from '../engine/index.js';
+import { Dropout, Embedding, F, LayerNorm, Linear, type Backend, type Tensor } from '../engine/index.js';
 import { normalInit } from './init.js';
 import { Block, ModuleList, linearAct, layerNormResidual, pickBackend, headLinear } from './block.js';
 import type { BertConfig, PkmConfig } from './configs.js';
@@ -92,20 +92,21 @@ export class BertEmbeddings extends Block {
 
   /** ids [B, T] -> LN(word + token_type + position) with dropout: [B, T, dim]. */
   forward(inputIds: Tensor, tokenTypeIds?: Tensor | null, positionIds?: Tensor | null): Tensor {
-    const [B, T] = checkIds(inputIds);
+    const [, T] = checkIds(inputIds);
     if (T > this.config.max_position_embeddings) {
       throw new Error(`sequence length ${T} exceeds max_position_embeddings ${this.config.max_position_embeddings}`);
     }
-    const backend = inputIds.backend;
-    const tt = tokenTypeIds ?? zeros([B, T], { backend, dtype: 'i32' });
-    // Default positions 0..T-1 read the table's first T rows as a slice: the values of gathering
-    // arange(T), and a gradient copied into those rows instead of a scatter-add (whose sort cost ~2 ms,
-    // 2% of the SST-2 demo's step).
-    const posTable = this.position_embeddings.weight;
+    // Default ids (positions 0..T-1, token type 0) read table rows as slices: the values of gathering
+    // them, and gradients copied into those rows instead of scatter-adds (the position table's sort cost
+    // ~2 ms, 2% of the SST-2 demo's step; the token-type gather of a BERT-small step 5-10 ms).
+    const dim = this.position_embeddings.dim;
     const posEmb = positionIds
       ? this.position_embeddings.forward(positionIds) // (1|B, T, dim)
-      : F.reshape(F.slice(posTable, 0, 0, T), [1, T, posTable.shape[1]]); // (T, dim) -> (1, T, dim)
-    let emb = F.add(this.word_embeddings.forward(inputIds), this.token_type_embeddings.forward(tt)); // (B, T, dim)
+      : F.reshape(F.slice(this.position_embeddings.weight, 0, 0, T), [1, T, dim]); // (T, dim) -> (1, T, dim)
+    const typeEmb = tokenTypeIds
+      ? this.token_type_embeddings.forward(tokenTypeIds) // (B, T, dim)
+      : F.reshape(F.slice(this.token_type_embeddings.weight, 0, 0, 1), [1, 1, dim]); // (1, dim) -> (1, 1, dim)
+    let emb = F.add(this.word_embeddings.forward(inputIds), typeEmb); // (B, T, dim) + (B|1, T|1, dim)
     emb = F.add(emb, posEmb); // (B, T, dim) + (1|B, T, dim)
     return this.dropout.forward(this.LayerNorm.forward(emb));
   }

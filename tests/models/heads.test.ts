@@ -204,6 +204,32 @@ describe('encoder behaviour', () => {
     expect(ref.liveCount()).toBe(base);
   });
 
+  it('default ids (no token types, no positions) equal explicit zeros and 0..T-1: output and every gradient', async () => {
+    setSeed(3);
+    const m = new BertModel(cfg, { backend }).eval(); // no dropout: both runs see the same network
+    const T = X[0].length;
+    const run = async (explicit: boolean) => {
+      m.zeroGrad();
+      const out = m.forward({
+        inputIds: ids(X), attentionMask: ids(MASK),
+        ...(explicit ? { tokenTypeIds: ids(X.map((r) => r.map(() => 0))), positionIds: ids([Array.from({ length: T }, (_, i) => i)]) } : {}),
+      });
+      const h = out.lastHiddenState;
+      F.sum(F.mul(h, h)).backward();
+      // The pooler is not on the path to h: its parameters have no gradient in either run.
+      return [await read(h), ...(await Promise.all(m.parameters().map((p) => (p.grad ? read(p.grad) : []))))];
+    };
+    const [a, b] = [await run(false), await run(true)];
+    expect(a.length).toBe(m.parameters().length + 1);
+    a.forEach((x, i) => expect(maxDiff(x, b[i]), `entry ${i}`).toBeLessThan(1e-12));
+    // The token-type and position tables' gradients are not all zero (the test compares something).
+    const e = m.embeddings;
+    for (const p of [e.token_type_embeddings.weight, e.position_embeddings.weight]) {
+      expect((await read(p.grad!)).some((x) => x !== 0)).toBe(true);
+    }
+    m.dispose();
+  });
+
   it('rejects bad inputs with clear errors', () => {
     const m = new BertModel(cfg, { backend });
     expect(() => m.forward({ inputIds: tensor([1, 2], [1, 2], { backend }) })).toThrow(/inputIds must be i32 \[B, T\], got f32/);
