@@ -84,12 +84,14 @@ const sumImageLayout = new UniformLayout([
 /** Texels of a row each invocation of the image sum kernel covers. */
 const SUM_CHUNK = 8;
 
+/** WGSL load of texel t of image T_name, a linear array of texels whose width is 2^u.sh_name. */
+const imageLoad = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
+
 /**
  * Step 4 reading images: T_dy (texel t = dy elements 4t..4t+3), T_keys (texel t = keys 2t, 2t+1 as
  * raw u32 bits), T_seg (texel t = segment bounds of ids 2t, 2t+1); writes vec4s of dt (or partials).
  */
 const sumImageSource: KernelSource = source('scatterAdd:sum-image', () => {
-  const ld = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
   const acc = [...Array(SUM_CHUNK).keys()];
   return {
     wgsl: 'requires readonly_and_readwrite_storage_textures;\n' +
@@ -100,7 +102,7 @@ const sumImageSource: KernelSource = source('scatterAdd:sum-image', () => {
   let j0 = (gid - cv * u.chunks) * ${SUM_CHUNK}u;
   let c = cv / u.vocab;
   let v = cv - c * u.vocab;
-  let sg = ${ld('seg', 'v >> 1u')};
+  let sg = ${imageLoad('seg', 'v >> 1u')};
   let sb = select(sg.xy, sg.zw, (v & 1u) == 1u);
   let s0 = bitcast<u32>(sb.x);
   let n = bitcast<u32>(sb.y) - s0;
@@ -109,9 +111,9 @@ const sumImageSource: KernelSource = source('scatterAdd:sum-image', () => {
 ${acc.map((i) => `  var a${i} = vec4<f32>(0.0);`).join('\n')}
   let last = u.dim4 - 1u;
   for (var p = s; p < e; p = p + 1u) {
-    let kt = ${ld('keys', 'p >> 1u')};
+    let kt = ${imageLoad('keys', 'p >> 1u')};
     let b = bitcast<u32>(select(kt.y, kt.w, (p & 1u) == 1u)) * u.dim4;
-${acc.map((i) => `    a${i} = a${i} + ${ld('dy', `b + min(j0 + ${i}u, last)`)};`).join('\n')}
+${acc.map((i) => `    a${i} = a${i} + ${imageLoad('dy', `b + min(j0 + ${i}u, last)`)};`).join('\n')}
   }
   let o = cv * u.dim4 + j0;
 ${acc.map((i) => `  if (j0 + ${i}u < u.dim4) { dt[o + ${i}u] = a${i}; }`).join('\n')}`),
@@ -278,19 +280,23 @@ const smallLayout = new UniformLayout([['rows', 'u32'], ['dim', 'u32'], ['vocab'
 const smallImageLayout = new UniformLayout([
   ['rows', 'u32'], ['dim4', 'u32'], ['vocab', 'u32'], ['chunks', 'u32'], ['parts', 'u32'], ['sh_dy', 'u32'], ['sh_ids', 'u32'],
 ]);
-/** First row of part c of `parts` (WGSL): parts split the rows evenly. */
-const PART_ROWS = `  let s = (u.rows * c) / u.parts;
+/**
+ * Head of both small-vocabulary kernels (WGSL): invocation gid is (part c, id v, column block), with
+ * `blocks` column blocks of `width` columns per (c, v); defines cv, c, v, the block's first column
+ * `col`, and the rows [s, e) of part c (parts split the rows evenly).
+ */
+const smallHead = (blocks: string, col: string, width: number) => `  if (gid >= u.parts * u.vocab * u.${blocks}) { return; }
+  let cv = gid / u.${blocks};
+  let ${col} = (gid - cv * u.${blocks}) * ${width}u;
+  let c = cv / u.vocab;
+  let v = i32(cv - c * u.vocab);
+  let s = (u.rows * c) / u.parts;
   let e = (u.rows * (c + 1u)) / u.parts;`;
 
 /** Storage variant: invocation (c, v, run of RUN columns). */
 const smallSumSource: KernelSource = source('scatterAdd:small', () => ({
   wgsl: storage(0, 'dy', 'f32', 'read') + storage(1, 'ids', 'i32', 'read') + storage(2, 'dt', 'f32', 'write') + smallLayout.wgsl(3) +
-    entry(EW_WG, `  if (gid >= u.parts * u.vocab * u.runs) { return; }
-  let cv = gid / u.runs;
-  let d0 = (gid - cv * u.runs) * ${RUN}u;
-  let c = cv / u.vocab;
-  let v = i32(cv - c * u.vocab);
-${PART_ROWS}
+    entry(EW_WG, `${smallHead('runs', 'd0', RUN)}
   var acc = array<f32, ${RUN}>();
   for (var r = s; r < e; r = r + 1u) {
     if (ids[r] == v) {
@@ -308,24 +314,18 @@ ${PART_ROWS}
  * (c, v, SUM_CHUNK texels of the row) accumulates vec4s. Same sums in the same order as the storage one.
  */
 const smallSumImageSource: KernelSource = source('scatterAdd:small-image', () => {
-  const ld = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
   const acc = [...Array(SUM_CHUNK).keys()];
   return {
     wgsl: 'requires readonly_and_readwrite_storage_textures;\n' +
       ['dy', 'ids'].map((n, i) => `@group(0) @binding(${i}) var T_${n}: texture_storage_2d<rgba32float, read>;\n`).join('') +
       '@group(0) @binding(2) var<storage, read_write> dt: array<vec4<f32>>;\n' + smallImageLayout.wgsl(3) +
-      entry(EW_WG, `  if (gid >= u.parts * u.vocab * u.chunks) { return; }
-  let cv = gid / u.chunks;
-  let j0 = (gid - cv * u.chunks) * ${SUM_CHUNK}u;
-  let c = cv / u.vocab;
-  let v = i32(cv - c * u.vocab);
-${PART_ROWS}
+      entry(EW_WG, `${smallHead('chunks', 'j0', SUM_CHUNK)}
 ${acc.map((i) => `  var a${i} = vec4<f32>(0.0);`).join('\n')}
   let last = u.dim4 - 1u;
   for (var r = s; r < e; r = r + 1u) {
-    if (bitcast<i32>(${ld('ids', 'r >> 2u')}[r & 3u]) == v) {
+    if (bitcast<i32>(${imageLoad('ids', 'r >> 2u')}[r & 3u]) == v) {
       let b = r * u.dim4;
-${acc.map((i) => `      a${i} = a${i} + ${ld('dy', `b + min(j0 + ${i}u, last)`)};`).join('\n')}
+${acc.map((i) => `      a${i} = a${i} + ${imageLoad('dy', `b + min(j0 + ${i}u, last)`)};`).join('\n')}
     }
   }
   let o = cv * u.dim4 + j0;
