@@ -90,8 +90,6 @@ fn lanes(t: u32, b: u32, e: u32) -> vec4<bool> {
   let ev = vec4<u32>(4u * t) + IDX4;
   return (ev >= vec4<u32>(b)) & (ev < vec4<u32>(e));
 }
-// exp(v - m), 0 where v is -inf (also when m is -inf).
-fn ex(v: vec4<f32>, m: vec4<f32>) -> vec4<f32> { return select(exp(v - m), vec4<f32>(0.0), v == ninf4()); }
 // Combines the 4 lanes of an online normaliser: returns (max, sum of exp(x - max)); sum is 0 for an all -inf row.
 fn ol_final(m: vec4<f32>, s: vec4<f32>) -> vec2<f32> {
   let mm = hmax(m);
@@ -107,18 +105,39 @@ export const rowLayout = new UniformLayout([
   ['rows', 'u32'], ['len', 'u32'], ['nt', 'u32'], ['sx', 'u32'], ['sg', 'u32'], ['nc', 'u32'], ['eps', 'f32'], ['ignore', 'i32'],
 ]);
 
-/** Loop over the texels of one row (vars: t, ok = lanes of t in the row). */
-export const TEXEL_LOOP = (body: string) => `for (var i = 0u; i < u.nt; i = i + 1u) {
-    let t = t0 + i;
+/**
+ * Loop over the texels of one row in order (vars: t, ok = lanes of t in the row). The body is emitted
+ * three times: masked (ok = lanes(...)) for the texels before lo and from hi (the row's partial
+ * boundary texels), and with ok a constant true for the interior texels [lo, hi), where the compiler
+ * folds the masks and their selects away (llvmpipe, kernel alone: row sums 1.3-1.6x, softmax and
+ * cross-entropy backward 1.0-1.1x). The order of texels, hence every sum, is as one loop's.
+ */
+export const TEXEL_LOOP = (body: string) => `for (var t = t0; t < lo; t = t + 1u) {
+    let ok = lanes(t, base, end);
+${body}
+  }
+  for (var t = lo; t < hi; t = t + 1u) {
+    let ok = vec4<bool>(true);
+${body}
+  }
+  for (var t = hi; t < tend; t = t + 1u) {
     let ok = lanes(t, base, end);
 ${body}
   }`;
-/** Per-row prologue: row, base, end (elements), t0 (first texel). */
+/**
+ * Texel span of the row [base, end) (elements): t0 (first texel), tend (one past the last texel the
+ * row may touch: t0 + u.nt), [lo, hi) the texels wholly inside the row (clamped to [t0, tend)).
+ */
+export const ROW_SPAN = `  let t0 = base >> 2u;
+  let tend = t0 + u.nt;
+  let lo = min((base + 3u) >> 2u, tend);
+  let hi = max(lo, min(end >> 2u, tend));`;
+/** Per-row prologue (one row per invocation): row, base, end, then ROW_SPAN. */
 export const ROW_HEAD = `  let row = gid;
   if (row >= u.rows) { return; }
   let base = row * u.len;
   let end = base + u.len;
-  let t0 = base >> 2u;`;
+${ROW_SPAN}`;
 
 /** Texels a row of `len` elements may touch (over every start alignment that occurs). */
 export function rowTexels(rows: number, len: number): number {
@@ -154,6 +173,8 @@ interface RowKernel {
   /** Main kernel: statements computing the row scalars `saved`. */
   stats: string;
   saved: readonly string[];
+  /** Statements once per row after the row scalars are known (e.g. 1 / sum). */
+  rowPost?: string;
   /** Statements then a vec4 expression: the output texel t (vars: t, ok, row, base, end, saved). */
   pre?: string;
   value: string;
@@ -173,6 +194,7 @@ function rowKernelSources(k: RowKernel, tex: TexAccess): { main: KernelSource; f
     wgsl: decl('vec4', 'write') + entry(SERIAL_WG, `${ROW_HEAD}
 ${k.rowPre ?? ''}
 ${k.stats}
+${k.rowPost ?? ''}
   ${TEXEL_LOOP(`${pre}
     let v = ${k.value};
     if (all(ok)) { y[t] = v; }`)}
@@ -183,6 +205,7 @@ ${k.saved.map((n, i) => `  st[${ns}u * row + ${i}u] = ${n};`).join('\n')}`),
     wgsl: decl('f32', 'read') + entry(SERIAL_WG, `${ROW_HEAD}
 ${k.rowPre ?? ''}
 ${k.saved.map((n, i) => `  let ${n} = st[${ns}u * row + ${i}u];`).join('\n')}
+${k.rowPost ?? ''}
   let tl = (end - 1u) >> 2u;
   for (var j = 0u; j < 2u; j = j + 1u) {
     let t = select(t0, tl, j == 1u);
@@ -225,18 +248,31 @@ function rowKernelPlan(
 
 // ---- softmax ---------------------------------------------------------------------------------
 
-/** Online normaliser of texture x over the row, SM_BLOCK texels per step: defines m, s. */
+/**
+ * Online normaliser of texture x over the row, SM_BLOCK texels per block: defines m, s. Blocks start at
+ * t0 + SM_BLOCK k (as one loop would); those wholly inside the row skip the lane masks. Per lane,
+ * exponents are taken against ns = the new max, or 0 where that is -inf (every value so far -inf), so
+ * exp(-inf - ns) = 0 needs no select: the same values as exp(v - nm) with -inf lanes forced to 0.
+ */
 const STATS = (() => {
   const js = Array.from({ length: SM_BLOCK }, (_, j) => j);
   const mx = (vs: string[]): string => (vs.length === 1 ? vs[0]! : `max(${mx(vs.slice(0, vs.length >> 1))}, ${mx(vs.slice(vs.length >> 1))})`);
+  const block = (masked: boolean) => `${js.map((j) => `    let v${j} = ${masked ? `select(ninf4(), ldt_x(t + ${j}u), lanes(t + ${j}u, base, end))` : `ldt_x(t + ${j}u)`};`).join('\n')}
+    let nm = max(m4, ${mx(js.map((j) => `v${j}`))});
+    let ns = select(nm, vec4<f32>(0.0), nm == ninf4());
+    s4 = s4 * exp(m4 - ns) + ${js.map((j) => `exp(v${j} - ns)`).join(' + ')};
+    m4 = nm;`;
   return `  var m4 = ninf4();
   var s4 = vec4<f32>(0.0);
-  for (var i = 0u; i < u.nt; i = i + ${SM_BLOCK}u) {
-    let t = t0 + i;
-${js.map((j) => `    let v${j} = select(ninf4(), ldt_x(t + ${j}u), lanes(t + ${j}u, base, end));`).join('\n')}
-    let nm = max(m4, ${mx(js.map((j) => `v${j}`))});
-    s4 = s4 * select(exp(m4 - nm), vec4<f32>(1.0), m4 == nm) + ${js.map((j) => `ex(v${j}, nm)`).join(' + ')};
-    m4 = nm;
+  var t = t0;
+  for (; t < tend && t < lo; t = t + ${SM_BLOCK}u) {
+${block(true)}
+  }
+  for (; t + ${SM_BLOCK}u <= hi; t = t + ${SM_BLOCK}u) {
+${block(false)}
+  }
+  for (; t < tend; t = t + ${SM_BLOCK}u) {
+${block(true)}
   }
   let ms = ol_final(m4, s4);
   let m = ms.x;
@@ -248,11 +284,15 @@ export function softmaxTexPlan(spec: SoftmaxSpec, o: TexOptions): KernelPlan | n
   const k: RowKernel = spec.log
     ? {
         key: 'softmax:log', texNames: ['x'], extra: [], stats: STATS, saved: ['m', 's'],
-        pre: '    let ls = log(s);', value: 'select((ldt_x(t) - vec4<f32>(m)) - vec4<f32>(ls), ninf4(), m == -inf_f32())',
+        rowPost: '  let ls = log(s);', value: 'select((ldt_x(t) - vec4<f32>(m)) - vec4<f32>(ls), ninf4(), m == -inf_f32())',
       }
     : {
         key: 'softmax:lin', texNames: ['x'], extra: [], stats: STATS, saved: ['m', 's'],
-        pre: '    let inv = 1.0 / s;', value: 'select(exp(ldt_x(t) - vec4<f32>(m)) * inv, vec4<f32>(0.0), m == -inf_f32())',
+        // m == -inf: every x is -inf and s == 0, so inv = 0 and mv = 0 give exp(-inf) * 0 = 0 (as the
+        // spec's all -inf row); otherwise s >= 1 and this is exp(x - m) / s.
+        rowPost: `  let inv = select(1.0 / s, 0.0, s == 0.0);
+  let mv = vec4<f32>(select(m, 0.0, m == -inf_f32()));`,
+        value: 'exp(ldt_x(t) - mv) * inv',
       };
   return rowKernelPlan(k, spec.rows, spec.len, [inp(0)], [], out(0), o);
 }
@@ -305,8 +345,8 @@ export function crossEntropyBackwardTexPlan(spec: CrossEntropyBackwardSpec, o: T
     key: 'crossEntropyBackward', texNames: ['x'], extra: [['labels', 'i32'], ['dloss', 'f32']], stats: STATS, saved: ['m', 's'],
     rowPre: `  let label = labels[row];
   let g = dloss[row];`,
-    pre: `    let inv = 1.0 / s;
-    let onehot = select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<i32>(vec4<u32>(4u * t) + IDX4 - vec4<u32>(base)) == vec4<i32>(label));`,
+    rowPost: '  let inv = 1.0 / s;',
+    pre: `    let onehot = select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<i32>(vec4<u32>(4u * t) + IDX4 - vec4<u32>(base)) == vec4<i32>(label));`,
     value: 'select((exp(ldt_x(t) - vec4<f32>(m)) * inv - onehot) * g, vec4<f32>(0.0), label == u.ignore)',
   };
   return rowKernelPlan(k, spec.rows, spec.classes, [inp(0)], [inp(1), inp(2)], out(0), o, { ignore: spec.ignoreIndex });
@@ -332,7 +372,7 @@ export function reduceTexPlan(spec: ReduceSpec, o: TexOptions): KernelPlan | nul
   if (row >= u.outer) { return; }
   let base = row * u.len;
   let end = base + u.len;
-  let t0 = base >> 2u;
+${ROW_SPAN}
   var acc = ${id4};
   ${TEXEL_LOOP(`    acc = ${comb('acc', `select(${id4}, ldt_x(t), ok)`)};`)}
   y[row] = ${fin};`),
