@@ -240,6 +240,34 @@ ${rs(R).map((i) => `  let mu${i} = mean[rw${i}];
   let r${i} = rstd[rw${i}];
   var a1_${i} = vec4<f32>(0.0);
   var a2_${i} = vec4<f32>(0.0);`).join('\n')}
+  let ng = (u.rows + ${R - 1}u) / ${R}u;
+  let half = ng * (u.nc + 1u);
+  if ((u.len & 3u) == 0u) {
+    // Rows start on a texel: texel j of a row is column chunk j (no window, no lane masks); the same
+    // sums in the same order as the general path below, whose chunks past the row add zeros.
+    for (var j = 0u; j < u.nc; j = j + 1u) {
+      let ga = ldt_gamma(j);
+${rs(R).map((i) => `      let g${i} = ldt_dy(q${i} + j) * ga;
+      a1_${i} = a1_${i} + g${i};
+      a2_${i} = a2_${i} + g${i} * (ldt_x(q${i} + j) - vec4<f32>(mu${i})) * r${i};`).join('\n')}
+    }
+${rs(R).map((i) => `    let mg${i} = hsum(a1_${i}) / n;
+    let mgx${i} = hsum(a2_${i}) / n;
+    if (ok${i}) { st[2u * rw${i}] = mg${i}; st[2u * rw${i} + 1u] = mgx${i}; }`).join('\n')}
+    for (var j = 0u; j < u.nc; j = j + 1u) {
+      let ga = ldt_gamma(j);
+      var pg = vec4<f32>(0.0);
+      var pb = vec4<f32>(0.0);
+${rs(R).map((i) => `      let dy${i} = ldt_dy(q${i} + j);
+      let xh${i} = (ldt_x(q${i} + j) - vec4<f32>(mu${i})) * r${i};
+      pg = pg + select(vec4<f32>(0.0), dy${i} * xh${i}, ok${i});
+      pb = pb + select(vec4<f32>(0.0), dy${i}, ok${i});
+      if (ok${i}) { dx[q${i} + j] = r${i} * (dy${i} * ga - vec4<f32>(mg${i}) - xh${i} * mgx${i}); }`).join('\n')}
+      part[j * ng + gid] = pg;
+      part[half + j * ng + gid] = pb;
+    }
+    return;
+  }
 ${winInit('x', R)}
 ${winInit('dy', R)}
   for (var j = 0u; j < u.nc; j = j + 1u) {
@@ -257,8 +285,6 @@ ${rs(R).map((i) => `  let mg${i} = hsum(a1_${i}) / n;
   w_x${i} = ldt_x(q${i});
   w_dy${i} = ldt_dy(q${i});`).join('\n')}
 ${outInit('dx', R)}
-  let ng = (u.rows + ${R - 1}u) / ${R}u;
-  let half = ng * (u.nc + 1u);
   ${CHUNK_LOOP(`    let ga = ldt_gamma(j);
 ${winStep('x', R)}
 ${winStep('dy', R)}
