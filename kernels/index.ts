@@ -14,14 +14,14 @@ import { layernormBackwardKernel, layernormKernel } from './layernorm.js';
 import { matmulKernel } from './matmul.js';
 import { argmaxKernel, reduceKernel } from './reduce.js';
 import { gatherLastKernel, scatterLastKernel, topkKernel } from './topk.js';
-import { crossEntropyBackwardKernel, crossEntropyKernel, softmaxBackwardKernel, softmaxKernel } from './softmax.js';
+import { crossEntropyBackwardKernel, crossEntropyKernel, maskedSoftmaxKernel, softmaxBackwardKernel, softmaxKernel } from './softmax.js';
 
 export * from './common.js';
 
 /** Number of input / output storages each kind takes (checked by the backend). */
 export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
   fill: [0, 1], unary: [1, 1], affine: [1, 1], binary: [2, 1], where: [3, 1], cast: [1, 1], copy: [1, 1],
-  reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], softmaxBackward: [2, 1],
+  reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
   layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
   gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
   attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStats: [4, 3], lambApply: [4, 1],
@@ -52,6 +52,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'argmax': return argmaxKernel(spec);
     case 'matmul': return matmulKernel(spec);
     case 'softmax': return softmaxKernel(spec);
+    case 'maskedSoftmax': return maskedSoftmaxKernel(spec);
     case 'softmaxBackward': return softmaxBackwardKernel(spec);
     case 'layernorm': return layernormKernel(spec);
     case 'layernormBackward': return layernormBackwardKernel(spec);

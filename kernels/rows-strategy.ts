@@ -16,7 +16,7 @@ import type { KernelSpec } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
 import { IMAGE_FEATURE } from './matmul.js';
 import {
-  crossEntropyBackwardTexPlan, crossEntropyTexPlan, reduceTexPlan, softmaxBackwardTexPlan, softmaxTexPlan, type TexOptions,
+  crossEntropyBackwardTexPlan, crossEntropyTexPlan, maskedSoftmaxTexPlan, reduceTexPlan, softmaxBackwardTexPlan, softmaxTexPlan, type TexOptions,
 } from './rows-tex.js';
 import { layernormBackwardTexPlan, layernormResidualTexPlan, layernormTexPlan } from './rows-tex-ln.js';
 
@@ -56,7 +56,7 @@ export function heuristicRowStrategy(r: RowAdapterInfo): RowStrategy {
 
 /** Kinds the row strategies cover. */
 export type RowSpec = Extract<KernelSpec, {
-  kind: 'softmax' | 'softmaxBackward' | 'layernorm' | 'layernormBackward' | 'layernormResidual' | 'crossEntropy' | 'crossEntropyBackward' | 'reduce';
+  kind: 'softmax' | 'maskedSoftmax' | 'softmaxBackward' | 'layernorm' | 'layernormBackward' | 'layernormResidual' | 'crossEntropy' | 'crossEntropyBackward' | 'reduce';
 }>;
 
 /**
@@ -68,6 +68,7 @@ export function planRowKernel(spec: KernelSpec, strategy: RowStrategy, maxTexDim
   const o: TexOptions = { maxTexDim, tex: strategy === 'serial-image' ? 'image' : 'texture' };
   switch (spec.kind) {
     case 'softmax': return softmaxTexPlan(spec, o);
+    case 'maskedSoftmax': return maskedSoftmaxTexPlan(spec, o);
     case 'softmaxBackward': return softmaxBackwardTexPlan(spec, o);
     case 'layernorm': return layernormTexPlan(spec, o);
     case 'layernormBackward': return layernormBackwardTexPlan(spec, o);

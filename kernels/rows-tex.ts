@@ -29,6 +29,7 @@
 // Work: O(rows * len) per kernel; depth O(len) per row (O(rows) for the column reduction).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
+import { MASK_ROW, softmaxGradScale } from './softmax.js';
 import {
   UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep, type WgslType,
@@ -104,6 +105,14 @@ export const helpers = (tex: TexAccess): string => (tex === 'image' ? 'requires 
 export const rowLayout = new UniformLayout([
   ['rows', 'u32'], ['len', 'u32'], ['nt', 'u32'], ['sx', 'u32'], ['sg', 'u32'], ['nc', 'u32'], ['eps', 'f32'], ['ignore', 'i32'],
 ]);
+/**
+ * rowLayout plus maskedSoftmax's scale and mask indexing (kernels/softmax.ts MASK_ROW) and the mask
+ * texture's shift `sm`; softmaxBackward uses its scale.
+ */
+const scaledRowLayout = new UniformLayout([
+  ...rowLayout.fields, ['scale', 'f32'], ['d1', 'u32'], ['d2', 'u32'], ['s0', 'u32'], ['s1', 'u32'], ['s2', 'u32'], ['sm', 'u32'],
+]);
+const NO_MASK = { d1: 1, d2: 1, s0: 0, s1: 0, s2: 0, sm: 0 };
 
 /**
  * Loop over the texels of one row in order (vars: t, ok = lanes of t in the row). The body is emitted
@@ -164,8 +173,14 @@ export const shiftOf = (t: TextureStep): number => Math.log2(t.width);
 
 interface RowKernel {
   key: string;
-  /** Texture inputs (the flat [rows, len] layout), bindings 0.. . */
+  /** Texture inputs (the flat [rows, len] layout unless `texShifts` names another shift), bindings 0.. . */
   texNames: readonly string[];
+  /** Uniform holding log2 of each texture's width (default 'sx' for all). */
+  texShifts?: readonly string[];
+  /** WGSL helpers after the bindings (functions of the textures). */
+  helpers?: string;
+  /** Uniform layout (default rowLayout). */
+  layout?: UniformLayout;
   /** Read-only storage inputs bound after the textures. */
   extra: readonly (readonly [string, WgslType])[];
   /** Statements at the top of both kernels, after ROW_HEAD (e.g. reading the label). */
@@ -183,11 +198,12 @@ interface RowKernel {
 function rowKernelSources(k: RowKernel, tex: TexAccess): { main: KernelSource; fix: KernelSource } {
   const nt = k.texNames.length;
   const ns = k.saved.length;
+  const layout = k.layout ?? rowLayout;
   const decl = (outType: 'vec4' | 'f32', stAccess: 'read' | 'write') =>
-    helpers(tex) + k.texNames.map((n, i) => texInput(i, n, 'sx', tex)).join('') +
+    helpers(tex) + k.texNames.map((n, i) => texInput(i, n, k.texShifts?.[i] ?? 'sx', tex)).join('') +
     k.extra.map(([n, t], i) => storage(nt + i, n, t, 'read')).join('') +
     storage(nt + k.extra.length, outType === 'vec4' ? 'y' : 'y1', (outType === 'vec4' ? 'vec4<f32>' : 'f32') as WgslType, 'write') +
-    storage(nt + k.extra.length + 1, 'st', 'f32', stAccess) + rowLayout.wgsl(nt + k.extra.length + 2);
+    storage(nt + k.extra.length + 1, 'st', 'f32', stAccess) + layout.wgsl(nt + k.extra.length + 2) + (k.helpers ?? '');
   const bindings: Access[] = [...k.texNames.map(() => tex), ...k.extra.map(() => 'read' as const), 'write'];
   const pre = k.pre ?? '';
   const main = source(`${k.key}:${tex}`, () => ({
@@ -199,7 +215,7 @@ ${k.rowPost ?? ''}
     let v = ${k.value};
     if (all(ok)) { y[t] = v; }`)}
 ${k.saved.map((n, i) => `  st[${ns}u * row + ${i}u] = ${n};`).join('\n')}`),
-    bindings: [...bindings, 'write'], uniform: rowLayout,
+    bindings: [...bindings, 'write'], uniform: layout,
   }));
   const fix = source(`${k.key}:${tex}:fix`, () => ({
     wgsl: decl('f32', 'read') + entry(SERIAL_WG, `${ROW_HEAD}
@@ -220,7 +236,7 @@ ${pre}
       if (ok.w) { y1[q + 3u] = v.w; }
     }
   }`),
-    bindings: [...bindings, 'read'], uniform: rowLayout,
+    bindings: [...bindings, 'read'], uniform: layout,
   }));
   return { main, fix };
 }
@@ -231,14 +247,15 @@ ${pre}
  */
 function rowKernelPlan(
   k: RowKernel, rows: number, len: number, texFrom: readonly BufRef[], extraFrom: readonly BufRef[], yOut: BufRef,
-  o: TexOptions, uniforms: Record<string, number> = {},
+  o: TexOptions, uniforms: Record<string, number> = {}, texElements: readonly number[] = [],
 ): KernelPlan | null {
   const n = rows * len;
   if (n < 4) return null; // a vec4 binding needs 16 bytes: the workgroup kernels serve tiny tensors
-  const textures = textureSteps(texFrom.map((from) => ({ from, elements: n })), o.maxTexDim);
+  const textures = textureSteps(texFrom.map((from, i) => ({ from, elements: texElements[i] ?? n })), o.maxTexDim);
   if (!textures) return null;
   const { main, fix } = rowKernelSources(k, o.tex);
-  const u = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: 0, ...uniforms };
+  const u: Record<string, number> = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: 0, ...uniforms };
+  if (k.layout === scaledRowLayout) u['sm'] = shiftOf(textures[textures.length - 1]!);
   const ins = [...texFrom.map((_, i) => tex(i)), ...extraFrom];
   const wg = ceilDiv(rows, SERIAL_WG);
   const steps = [{ source: main, bind: [...ins, yOut, tmp(0)], uniforms: u, workgroups: wg }];
@@ -254,10 +271,10 @@ function rowKernelPlan(
  * exponents are taken against ns = the new max, or 0 where that is -inf (every value so far -inf), so
  * exp(-inf - ns) = 0 needs no select: the same values as exp(v - nm) with -inf lanes forced to 0.
  */
-const STATS = (() => {
+const statsOf = (val: (t: string) => string): string => {
   const js = Array.from({ length: SM_BLOCK }, (_, j) => j);
   const mx = (vs: string[]): string => (vs.length === 1 ? vs[0]! : `max(${mx(vs.slice(0, vs.length >> 1))}, ${mx(vs.slice(vs.length >> 1))})`);
-  const block = (masked: boolean) => `${js.map((j) => `    let v${j} = ${masked ? `select(ninf4(), ldt_x(t + ${j}u), lanes(t + ${j}u, base, end))` : `ldt_x(t + ${j}u)`};`).join('\n')}
+  const block = (masked: boolean) => `${js.map((j) => `    let v${j} = ${masked ? `select(ninf4(), ${val(`t + ${j}u`)}, lanes(t + ${j}u, base, end))` : val(`t + ${j}u`)};`).join('\n')}
     let nm = max(m4, ${mx(js.map((j) => `v${j}`))});
     let ns = select(nm, vec4<f32>(0.0), nm == ninf4());
     s4 = s4 * exp(m4 - ns) + ${js.map((j) => `exp(v${j} - ns)`).join(' + ')};
@@ -277,7 +294,8 @@ ${block(true)}
   let ms = ol_final(m4, s4);
   let m = ms.x;
   let s = ms.y;`;
-})();
+};
+const STATS = statsOf((t) => `ldt_x(${t})`);
 
 type SoftmaxSpec = Extract<KernelSpec, { kind: 'softmax' }>;
 export function softmaxTexPlan(spec: SoftmaxSpec, o: TexOptions): KernelPlan | null {
@@ -308,13 +326,40 @@ export function softmaxBackwardTexPlan(spec: SoftmaxBackwardSpec, o: TexOptions)
         pre: '    let yv = ldt_y(t);', value: 'select(ldt_dy(t) - exp(yv) * s, vec4<f32>(0.0), yv == ninf4())',
       }
     : {
-        key: 'softmaxBackward:lin', texNames: ['y', 'dy'], extra: [], saved: ['s'],
+        key: 'softmaxBackward:lin', texNames: ['y', 'dy'], extra: [], saved: ['s'], layout: scaledRowLayout,
         stats: `  var a4 = vec4<f32>(0.0);
   ${TEXEL_LOOP('    a4 = a4 + select(vec4<f32>(0.0), ldt_dy(t) * ldt_y(t), ok);')}
   let s = hsum(a4);`,
-        value: 'ldt_y(t) * (ldt_dy(t) - vec4<f32>(s))',
+        value: 'u.scale * (ldt_y(t) * (ldt_dy(t) - vec4<f32>(s)))',
       };
-  return rowKernelPlan(k, spec.rows, spec.len, [inp(0), inp(1)], [], out(0), o);
+  const scale = softmaxGradScale(spec);
+  return rowKernelPlan(k, spec.rows, spec.len, [inp(0), inp(1)], [], out(0), o, spec.log ? {} : { scale, ...NO_MASK });
+}
+
+type MaskedSoftmaxSpec = Extract<KernelSpec, { kind: 'maskedSoftmax' }>;
+/**
+ * softmax(x * scale + mask): the softmax kernels with z(t) = x texel t * scale + the mask's 4 elements
+ * of the same columns (read through a texture of the [mrows, len] mask at any alignment, ld4).
+ */
+export function maskedSoftmaxTexPlan(spec: MaskedSoftmaxSpec, o: TexOptions): KernelPlan | null {
+  const { masked, rows, len } = spec;
+  const z = (t: string) => (masked ? `zt(${t}, base, mb)` : `(ldt_x(${t}) * u.scale)`);
+  const k: RowKernel = {
+    key: `maskedSoftmax:${masked ? 'm' : 'n'}`, texNames: masked ? ['x', 'm'] : ['x'], texShifts: ['sx', 'sm'], extra: [], layout: scaledRowLayout,
+    // Column c = 4t - base of x's row is element mb + c of the mask (lanes outside the row are masked).
+    helpers: masked ? 'fn zt(t: u32, base: u32, mb: u32) -> vec4<f32> { return ldt_x(t) * u.scale + ld4_m(mb + 4u * t - base); }\n' : '',
+    rowPre: masked ? `  let mb = (${MASK_ROW}) * u.len;` : '',
+    stats: statsOf(z), saved: ['m', 's'],
+    // As softmax: an all -inf row has s == 0 and gives exp(z) * 0 = 0.
+    rowPost: `  let inv = select(1.0 / s, 0.0, s == 0.0);
+  let mv = vec4<f32>(select(m, 0.0, m == -inf_f32()));`,
+    value: `exp(${z('t')} - mv) * inv`,
+  };
+  const [, d1, d2] = spec.mdims;
+  const [s0, s1, s2] = spec.mstrides;
+  const maskRows = (rows / (d1 * d2) - 1) * s0 + (d1 - 1) * s1 + (d2 - 1) * s2 + 1;
+  return rowKernelPlan(k, rows, len, masked ? [inp(0), inp(1)] : [inp(0)], [], out(0), o,
+    { scale: spec.scale, d1, d2, s0, s1, s2, sm: 0 }, masked ? [rows * len, maskRows * len] : []);
 }
 
 // ---- cross-entropy ---------------------------------------------------------------------------

@@ -14,6 +14,13 @@ import { ROW_WG, UniformLayout, WGSL_SPECIALS, entry, inp, out, source, storage,
 const rowLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32']]);
 const ceLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['ignore', 'i32']]);
 
+/** softmaxBackward's scale (1 when absent; log-softmax takes none). */
+export function softmaxGradScale(spec: Extract<KernelSpec, { kind: 'softmaxBackward' }>): number {
+  const scale = spec.scale ?? 1;
+  if (spec.log && scale !== 1) throw new Error(`softmaxBackward: scale ${scale} with log (only softmax takes a scale)`);
+  return scale;
+}
+
 const PRELUDE = WGSL_SPECIALS + wgReduce(ROW_WG);
 const ROW_HEAD = `  let row = wgid;
   if (row >= u.rows) { return; }
@@ -47,9 +54,45 @@ export function softmaxKernel(spec: SoftmaxSpec): KernelPlan {
   return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len }, workgroups: spec.rows }] };
 }
 
+const maskedLayout = new UniformLayout([
+  ['rows', 'u32'], ['len', 'u32'], ['scale', 'f32'], ['d1', 'u32'], ['d2', 'u32'], ['s0', 'u32'], ['s1', 'u32'], ['s2', 'u32'],
+]);
+/** Uniforms of a maskedSoftmax spec (mdims[0] is implied by rows). */
+export const maskedUniforms = (spec: MaskedSoftmaxSpec) => ({
+  rows: spec.rows, len: spec.len, scale: spec.scale, d1: spec.mdims[1], d2: spec.mdims[2], s0: spec.mstrides[0], s1: spec.mstrides[1], s2: spec.mstrides[2],
+});
+/** WGSL: the mask row of x row `row` (spec.ts maskedSoftmax). */
+export const MASK_ROW = '(row / (u.d1 * u.d2)) * u.s0 + ((row / u.d2) % u.d1) * u.s1 + (row % u.d2) * u.s2';
+
+type MaskedSoftmaxSpec = Extract<KernelSpec, { kind: 'maskedSoftmax' }>;
+export function maskedSoftmaxKernel(spec: MaskedSoftmaxSpec): KernelPlan {
+  // The softmax kernel's three passes over z = x * scale + mask (recomputed in each pass).
+  const z = (j: string) => `(x[base + ${j}] * u.scale${spec.masked ? ` + mask[mb + ${j}]` : ''})`;
+  const src = source(`maskedSoftmax:${spec.masked ? 'm' : 'n'}`, () => ({
+    wgsl: PRELUDE + storage(0, 'x', 'f32', 'read') + storage(1, 'mask', 'f32', 'read') + storage(2, 'y', 'f32', 'write') + maskedLayout.wgsl(3) +
+      entry(ROW_WG, `${ROW_HEAD}
+  let mb = (${MASK_ROW}) * u.len;
+  var mx = -inf_f32();
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { mx = max(mx, ${z('j')}); }
+  let m = wg_max(mx, lid);
+  var sx = 0.0;
+  if (m != -inf_f32()) {
+    for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { sx = sx + exp(${z('j')} - m); }
+  }
+  let s = wg_sum(sx, lid);
+  let allInf = m == -inf_f32();
+  let inv = 1.0 / s;
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { y[base + j] = select(exp(${z('j')} - m) * inv, 0.0, allInf); }`),
+    bindings: ['read', 'read', 'write'], uniform: maskedLayout,
+  }));
+  return { temps: [], steps: [{ source: src, bind: [inp(0), inp(1), out(0)], uniforms: maskedUniforms(spec), workgroups: spec.rows }] };
+}
+
+const bwdLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['scale', 'f32']]);
+
 type SoftmaxBackwardSpec = Extract<KernelSpec, { kind: 'softmaxBackward' }>;
 export function softmaxBackwardKernel(spec: SoftmaxBackwardSpec): KernelPlan {
-  // softmax: dx = y * (dy - sum(dy * y)); log: dx = dy - exp(y) * sum(dy).
+  // softmax: dx = scale * (y * (dy - sum(dy * y))); log: dx = dy - exp(y) * sum(dy).
   const body = spec.log
     ? `  var acc = 0.0;
   for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { acc = acc + dy[base + j]; }
@@ -61,13 +104,13 @@ export function softmaxBackwardKernel(spec: SoftmaxBackwardSpec): KernelPlan {
     : `  var acc = 0.0;
   for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { acc = acc + dy[base + j] * y[base + j]; }
   let s = wg_sum(acc, lid);
-  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { dx[base + j] = y[base + j] * (dy[base + j] - s); }`;
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { dx[base + j] = u.scale * (y[base + j] * (dy[base + j] - s)); }`;
   const src = source(`softmaxBackward:${spec.log ? 'log' : 'lin'}`, () => ({
-    wgsl: PRELUDE + storage(0, 'y', 'f32', 'read') + storage(1, 'dy', 'f32', 'read') + storage(2, 'dx', 'f32', 'write') + rowLayout.wgsl(3) +
+    wgsl: PRELUDE + storage(0, 'y', 'f32', 'read') + storage(1, 'dy', 'f32', 'read') + storage(2, 'dx', 'f32', 'write') + bwdLayout.wgsl(3) +
       entry(ROW_WG, `${ROW_HEAD}\n${body}`),
-    bindings: ['read', 'read', 'write'], uniform: rowLayout,
+    bindings: ['read', 'read', 'write'], uniform: bwdLayout,
   }));
-  return { temps: [], steps: [{ source: src, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, len: spec.len }, workgroups: spec.rows }] };
+  return { temps: [], steps: [{ source: src, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, len: spec.len, scale: softmaxGradScale(spec) }, workgroups: spec.rows }] };
 }
 
 type CrossEntropySpec = Extract<KernelSpec, { kind: 'crossEntropy' }>;

@@ -168,9 +168,8 @@ export function multiHeadAttention(
   const q = split(query.forward(x));
   const k = split(key.forward(x));
   const v = split(value.forward(x));
-  let att = F.div(F.matmul(q, k, { transB: true }), Math.sqrt(hs)); // (B, nh, T, T)
-  if (mask) att = F.add(att, mask); // + (B, 1, 1, T)
-  const probs = F.softmax(att); // (B, nh, T, T)
+  // softmax(q k^T / sqrt(hs) + mask) in one kernel; the mask (B, 1, 1, T) broadcasts over heads and queries.
+  const probs = F.maskedSoftmax(F.matmul(q, k, { transB: true }), mask, 1 / Math.sqrt(hs)); // (B, nh, T, T)
   const y = F.matmul(dropout.forward(probs), v); // (B, nh, T, hs)
   const context = F.reshape(F.permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, nh, T, hs) -> (B, T, nh, hs) -> (B, T, C)
   return { context, probs };

@@ -126,11 +126,23 @@ export type KernelSpec =
    */
   | { kind: 'softmax'; log: boolean; rows: number; len: number }
   /**
-   * Softmax backward from the output y. in: [y, dy]; out: [dx].
-   *   softmax:     dx = y * (dy - sum(dy * y))
-   *   log-softmax: dx = dy - exp(y) * sum(dy)
+   * y = softmax(x * scale + mask) over x viewed as [rows, len], in one pass over x (attention scores
+   * with their scale and additive padding mask). The mask is [mrows, len], broadcast over x's rows:
+   * x row r = (i0 * d1 + i1) * d2 + i2 (mdims [d0, d1, d2]: x's leading dims, merged) reads mask row
+   * i0 * s0 + i1 * s1 + i2 * s2 (mstrides; 0 where the mask broadcasts). Without `masked`, y =
+   * softmax(x * scale) and the mask input is not read. in: [x, mask]; out: [y]. A row whose values
+   * are all -inf gives zeros (as softmax). The backward is softmaxBackward with `scale`.
    */
-  | { kind: 'softmaxBackward'; log: boolean; rows: number; len: number }
+  | {
+      kind: 'maskedSoftmax'; rows: number; len: number; scale: number; masked: boolean;
+      mdims: [number, number, number]; mstrides: [number, number, number];
+    }
+  /**
+   * Softmax backward from the output y. in: [y, dy]; out: [dx].
+   *   softmax:     dx = scale * y * (dy - sum(dy * y))   (scale: maskedSoftmax's, default 1)
+   *   log-softmax: dx = dy - exp(y) * sum(dy)            (scale must be 1 or absent)
+   */
+  | { kind: 'softmaxBackward'; log: boolean; rows: number; len: number; scale?: number }
   /**
    * LayerNorm over the last axis, x viewed as [rows, len]. in: [x, gamma, beta];
    * out: [y, mean, rstd] with mean/rstd of shape [rows]. Two-pass variance (no E[x^2]-mean^2).

@@ -310,6 +310,53 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return apply('softmax', [x], { log: false });
 }
 
+/**
+ * softmax(x * scale + mask) over the last axis in one kernel, forward and backward: attention scores
+ * with their 1/sqrt(d) scale and HF's additive padding mask [B, 1, 1, T]. Equals
+ * F.softmax(F.add(F.mul(x, scale), mask)). `mask`: null, or f32 whose last dim equals x's and whose
+ * other dims broadcast to x's (at most three runs of broadcast / kept dims among them, which every
+ * mask of a rank-4 x is).
+ */
+export function maskedSoftmax(x: Tensor, mask: Tensor | null, scale = 1): Tensor {
+  lastAxisOnly('maskedSoftmax', x, -1);
+  if (!Number.isFinite(scale)) throw new Error(`maskedSoftmax: scale must be finite, got ${scale}`);
+  if (!mask) return apply('maskedSoftmax', [x], { scale, masked: false, mdims: [1, 1, 1], mstrides: [0, 0, 0] });
+  checkF32('maskedSoftmax', 'mask', mask);
+  const { mdims, mstrides } = maskGeometry(x.shape, mask.shape);
+  return apply('maskedSoftmax', [x, mask], { scale, masked: true, mdims, mstrides });
+}
+
+/**
+ * How maskedSoftmax's mask row follows x's row: x's leading dims (all but the last) merged into at most
+ * three, each with the mask's row stride along it (0 where the mask broadcasts). Throws, naming both
+ * shapes, when the mask does not broadcast to x with the same last dim.
+ */
+export function maskGeometry(xShape: Shape, maskShape: Shape): { mdims: [number, number, number]; mstrides: [number, number, number] } {
+  const r = xShape.length;
+  const bad = (why: string) => new Error(`maskedSoftmax: mask ${fmtShape(maskShape)} does not fit scores ${fmtShape(xShape)}: ${why}`);
+  if (maskShape.length === 0 || maskShape.length > r) throw bad(`expected rank 1..${r}`);
+  if (maskShape[maskShape.length - 1] !== xShape[r - 1]) throw bad(`its last dim must be ${xShape[r - 1]} (the softmax axis)`);
+  const m = [...Array(r - maskShape.length).fill(1), ...maskShape] as number[]; // left-padded to x's rank
+  // Row strides of the contiguous [m_0 .. m_{r-2}] mask rows, 0 along broadcast dims.
+  const dims: [number, number][] = [];
+  let rowStride = 1;
+  for (let i = r - 2; i >= 0; i--) {
+    if (m[i] !== 1 && m[i] !== xShape[i]) throw bad(`dim ${i} is ${m[i]}, expected 1 or ${xShape[i]}`);
+    if (xShape[i] !== 1) dims.unshift([xShape[i]!, m[i] === 1 ? 0 : rowStride]);
+    rowStride *= m[i]!;
+  }
+  // Merge neighbours that index alike: both broadcast, or the outer one contiguous over the inner.
+  const merged: [number, number][] = [];
+  for (const [d, st] of dims) {
+    const last = merged[merged.length - 1];
+    if (last && ((last[1] === 0 && st === 0) || last[1] === st * d)) merged[merged.length - 1] = [last[0] * d, st];
+    else merged.push([d, st]);
+  }
+  if (merged.length > 3) throw bad('more than three alternating runs of broadcast and kept dims');
+  while (merged.length < 3) merged.unshift([1, 0]);
+  return { mdims: [merged[0]![0], merged[1]![0], merged[2]![0]], mstrides: [merged[0]![1], merged[1]![1], merged[2]![1]] };
+}
+
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   lastAxisOnly('logSoftmax', x, axis);
   return apply('softmax', [x], { log: true });

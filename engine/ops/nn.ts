@@ -12,6 +12,7 @@ const lastDim = (shape: readonly number[]) => shape[shape.length - 1];
 
 export const nnOps: {
   softmax: OpDef<OpAttrs['softmax']>;
+  maskedSoftmax: OpDef<OpAttrs['maskedSoftmax']>;
   layernorm: OpDef<OpAttrs['layernorm']>;
   crossEntropyRows: OpDef<OpAttrs['crossEntropyRows']>;
   gather: OpDef<OpAttrs['gather']>;
@@ -48,6 +49,25 @@ export const nnOps: {
     backward: (g, { output: y, attrs: { log } }) => {
       const len = lastDim(y.shape);
       return [runKernel1({ kind: 'softmaxBackward', log, rows: y.size / len, len }, [y, g], y.shape)];
+    },
+  },
+  maskedSoftmax: {
+    forward: (inputs, { scale, masked, mdims, mstrides }) => {
+      const [x] = inputs;
+      const len = lastDim(x.shape);
+      const spec = { kind: 'maskedSoftmax' as const, rows: x.size / len, len, scale, masked, mdims, mstrides };
+      return { out: runKernel1(spec, [x, masked ? inputs[1] : x], x.shape) };
+    },
+    backward: (g, { inputs, output: y, attrs: { scale, masked } }) => {
+      const [x, mask] = inputs;
+      const len = lastDim(y.shape);
+      const rows = y.size / len;
+      // d/dx = scale * softmax'(z) g (one fused kernel); d/dmask = softmax'(z) g summed over the rows
+      // the mask was broadcast to (only when the mask wants a gradient: usually it is a constant).
+      const dz = (s: number) => runKernel1({ kind: 'softmaxBackward', log: false, rows, len, scale: s }, [y, g], y.shape);
+      const dx = x!.requiresGrad ? dz(scale) : null;
+      if (!masked) return [dx];
+      return [dx, mask!.requiresGrad ? F.sumToShape(dz(1), mask!.shape) : null];
     },
   },
   layernorm: {

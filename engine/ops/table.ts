@@ -32,6 +32,8 @@ export interface OpAttrs {
   /** act(x @ w^T + bias) + residual in one matmul dispatch (engine/ops/matmul.ts); inputs [x, w, bias?, residual?]. */
   fusedLinear: { activation: 'none' | 'gelu' | 'geluTanh'; bias: boolean; residual: boolean };
   softmax: { log: boolean };
+  /** softmax(x * scale + mask) (engine/ops/nn.ts maskGeometry); inputs [x] or [x, mask] when masked. */
+  maskedSoftmax: { scale: number; masked: boolean; mdims: [number, number, number]; mstrides: [number, number, number] };
   layernorm: { eps: number };
   crossEntropyRows: { ignoreIndex: number };
   /** paddingIdx >= 0: that table row gets no gradient (PyTorch's padding_idx); -1: none. */

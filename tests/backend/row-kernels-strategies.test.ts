@@ -41,7 +41,7 @@ function close(got: HostArray, want: HostArray, rtol: number, atol: number, what
 function cases(rng: SeededRandom): { spec: KernelSpec; ins: In[]; outs: number[]; tol: [number, number] }[] {
   const vals = (n: number, s = 1) => Array.from({ length: n }, () => rng.normal() * s);
   const out: { spec: KernelSpec; ins: In[]; outs: number[]; tol: [number, number] }[] = [];
-  for (const [rows, len] of [[3, 1], [9, 1], [6, 2], [7, 3], [17, 5], [5, 7], [4, 64], [5, 10001], [2, 30522], [9, 130]] as const) {
+  for (const [rows, len] of [[3, 1], [9, 1], [6, 2], [7, 3], [17, 5], [5, 7], [4, 64], [5, 10001], [2, 30522], [9, 130], [12, 31], [24, 128]] as const) {
     const n = rows * len;
     const x = vals(n, 3);
     if (len > 4) { x[1] = -Infinity; for (let j = 0; j < len; j++) x[len + j] = -Infinity; } // -inf entry, all -inf row
@@ -51,6 +51,23 @@ function cases(rng: SeededRandom): { spec: KernelSpec; ins: In[]; outs: number[]
     const y = vals(n).map((v) => Math.abs(v) / len);
     out.push({ spec: { kind: 'softmaxBackward', log: false, rows, len }, ins: [{ data: y }, { data: vals(n) }], outs: [n], tol: [1e-5, at] });
     out.push({ spec: { kind: 'softmaxBackward', log: true, rows, len }, ins: [{ data: y.map((v) => (v === y[0] ? -Infinity : Math.log(v))) }, { data: vals(n) }], outs: [n], tol: [1e-4, at * 10] });
+    out.push({ spec: { kind: 'softmaxBackward', log: false, rows, len, scale: -0.7 }, ins: [{ data: y }, { data: vals(n) }], outs: [n], tol: [1e-5, at] });
+    // maskedSoftmax: a mask row per x row; one shared by groups of rows; none (scale only). Masks
+    // hold -inf entries and, with more than one row, an all -inf row (that x row's output is 0).
+    const mask = (mrows: number) => {
+      const m = vals(mrows * len, 2);
+      m[0] = -Infinity;
+      if (mrows > 1) for (let j = 0; j < len; j++) m[len + j] = -Infinity;
+      return m;
+    };
+    const ms = (mdims: [number, number, number], mstrides: [number, number, number], scale: number, mrows: number) =>
+      out.push({ spec: { kind: 'maskedSoftmax', rows, len, scale, masked: true, mdims, mstrides }, ins: [{ data: x }, { data: mask(mrows) }], outs: [n], tol: [1e-5, 1e-7] });
+    ms([1, rows, 1], [0, 1, 0], 0.35, rows);
+    if (rows % 3 === 0) ms([1, 3, rows / 3], [0, 1, 0], 1.7, 3); // [B, 1, 1, T] over [B, nh, T, T]
+    if (rows % 4 === 0) ms([2, 2, rows / 4], [rows / 4, 0, 1], 0.8, rows / 2); // kept, broadcast, kept
+    // A negative scale on finite scores (-inf * -1.5 would be +inf: NaN rows, whose max differs by backend).
+    const xf = x.map((v) => (v === -Infinity ? -3 : v));
+    out.push({ spec: { kind: 'maskedSoftmax', rows, len, scale: -1.5, masked: false, mdims: [1, 1, 1], mstrides: [0, 0, 0] }, ins: [{ data: xf }, { data: [0] }], outs: [n], tol: [1e-5, 1e-7] });
     const xo = vals(n).map((v) => v + 10);
     if (len > 4) xo[len * (rows - 1)] = 1e4; // an outlier first element (layernorm's shifted block sums)
     out.push({ spec: { kind: 'layernorm', rows, len, eps: 1e-5 }, ins: [{ data: xo }, { data: vals(len) }, { data: vals(len) }], outs: [n, rows, rows], tol: [1e-4, 1e-4] });
@@ -88,6 +105,8 @@ describe('row-kernel strategies', () => {
     const specs: KernelSpec[] = [
       { kind: 'softmax', log: false, rows: 3, len: 7 }, { kind: 'softmax', log: true, rows: 3, len: 8 },
       { kind: 'softmaxBackward', log: false, rows: 3, len: 7 }, { kind: 'softmaxBackward', log: true, rows: 3, len: 7 },
+      { kind: 'maskedSoftmax', rows: 3, len: 7, scale: 0.5, masked: true, mdims: [1, 3, 1], mstrides: [0, 1, 0] },
+      { kind: 'maskedSoftmax', rows: 3, len: 7, scale: 0.5, masked: false, mdims: [1, 1, 1], mstrides: [0, 0, 0] },
       { kind: 'layernorm', rows: 3, len: 7, eps: 1e-5 }, { kind: 'layernormResidual', rows: 3, len: 7, eps: 1e-5 },
       { kind: 'layernormBackward', rows: 3, len: 7 }, { kind: 'crossEntropy', rows: 3, classes: 7, ignoreIndex: -100 },
       { kind: 'crossEntropyBackward', rows: 3, classes: 7, ignoreIndex: -100 },

@@ -119,6 +119,18 @@ export const opCases: OpCase[] = [
   },
   { name: 'softmax', inputs: (d) => [{ shape: [d[0], d[1]], range: [-5, 5] }], run: ([x]) => F.softmax(x) },
   { name: 'logSoftmax', inputs: (d) => [{ shape: [d[0], d[1]], range: [-5, 5] }], run: ([x]) => F.logSoftmax(x) },
+  // Scores [B, nh, T] with a mask broadcast over the heads (gradients flow to both), and a mask [T]
+  // shared by every row with a negative scale.
+  {
+    name: 'maskedSoftmax',
+    inputs: (d) => [{ shape: [d[0], d[1], d[2]], range: [-4, 4] }, { shape: [d[0], 1, d[2]], range: [-3, 3] }],
+    run: ([x, m]) => F.maskedSoftmax(x, m, 0.7),
+  },
+  {
+    name: 'maskedSoftmax-row-mask',
+    inputs: (d) => [{ shape: [d[0], d[1] + 1], range: [-4, 4] }, { shape: [d[1] + 1], range: [-3, 3] }],
+    run: ([x, m]) => F.maskedSoftmax(x, m, -1.3),
+  },
   {
     name: 'layerNorm',
     inputs: (d) => [{ shape: [d[0], d[1] + 1] }, { shape: [d[1] + 1] }, { shape: [d[1] + 1] }],

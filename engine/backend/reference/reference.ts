@@ -138,6 +138,8 @@ export class ReferenceBackend implements Backend {
         return this.matmul(spec, x, y);
       case 'softmax':
         return this.softmax(spec, x[0], y[0]);
+      case 'maskedSoftmax':
+        return this.maskedSoftmax(spec, x[0], x[1], y[0]);
       case 'softmaxBackward':
         return this.softmaxBackward(spec, x[0], x[1], y[0]);
       case 'layernorm':
@@ -268,15 +270,27 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  private maskedSoftmax(spec: Extract<KernelSpec, { kind: 'maskedSoftmax' }>, x: ArrayLike<number>, mask: ArrayLike<number>, y: Float64Array | Int32Array): void {
+    const { rows, len, scale, masked, mdims: [, d1, d2], mstrides: [s0, s1, s2] } = spec;
+    const z = new Float64Array(rows * len);
+    for (let r = 0; r < rows; r++) {
+      const mrow = Math.floor(r / (d1 * d2)) * s0 + (Math.floor(r / d2) % d1) * s1 + (r % d2) * s2;
+      for (let j = 0; j < len; j++) z[r * len + j] = x[r * len + j] * scale + (masked ? mask[mrow * len + j] : 0);
+    }
+    this.softmax({ kind: 'softmax', log: false, rows, len }, z, y);
+  }
+
   private softmaxBackward(spec: Extract<KernelSpec, { kind: 'softmaxBackward' }>, y: ArrayLike<number>, dy: ArrayLike<number>, dx: Float64Array | Int32Array): void {
     const { rows, len, log } = spec;
+    const scale = spec.scale ?? 1;
+    if (log && scale !== 1) throw new Error(`softmaxBackward: scale ${scale} with log (only softmax takes a scale)`);
     for (let r = 0; r < rows; r++) {
       const o = r * len;
       let s = 0;
       for (let j = 0; j < len; j++) s += log ? dy[o + j] : dy[o + j] * y[o + j];
       for (let j = 0; j < len; j++) {
         // exp(-inf) = 0 for an all-masked log-softmax row; a softmax row of zeros has y = 0.
-        dx[o + j] = log ? dy[o + j] - Math.exp(y[o + j]) * s : y[o + j] * (dy[o + j] - s);
+        dx[o + j] = log ? dy[o + j] - Math.exp(y[o + j]) * s : scale * (y[o + j] * (dy[o + j] - s));
         if (log && y[o + j] === -Infinity) dx[o + j] = 0;
       }
     }
