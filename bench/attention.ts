@@ -1,4 +1,5 @@
-// Fused attention (F.attention) vs the composite softmax(QK^T * scale + mask) V, forward + backward,
+// Fused attention (F.attention) vs the composite softmax(QK^T * scale + mask) V (and the composite with
+// F.maskedSoftmax), forward + backward,
 // on the WebGPU backend. Usage: npx tsx bench/attention.ts [B nh T hs] [--iters N] [--dropout]
 // [--variant texture|storage] (default: the backend's per-adapter choice, or env WEBGPU_ATTENTION)
 // [--layout bhtd|bthd]: 'bhtd' (default) times both paths on (B, nh, T, hs) tensors; 'bthd' is what
@@ -21,8 +22,12 @@ export interface AttentionBenchOptions {
   /** Backend to use (its texture cache as set); default: a new one without texture cache. */
   backend?: WebGPUBackend;
 }
-/** Median ms of forward only and of forward+backward, and the minimum of the latter, per path. */
-export interface AttentionBenchResult { composite: PathTimes; fused: PathTimes }
+/**
+ * Median ms of forward only and of forward+backward, and the minimum of the latter, per path:
+ * the unfused composite, the fused op, and the composite with its scale, mask add and softmax in
+ * one F.maskedSoftmax (what a model returning its attention probabilities runs).
+ */
+export interface AttentionBenchResult { composite: PathTimes; fused: PathTimes; maskedSoftmax: PathTimes }
 interface PathTimes { fwd: number; both: number; bothMin: number }
 
 export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}): Promise<AttentionBenchResult> {
@@ -45,6 +50,11 @@ export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}):
     const p = F.softmax(att);
     return heads(F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, heads(v)));
   };
+  const bias4 = F.reshape(F.mul(F.sub(1, mask), -3.4028234663852886e38), [B, 1, 1, T]);
+  const maskedComposite = (): Tensor => {
+    const p = F.maskedSoftmax(F.matmul(heads(q), heads(k), { transB: true }), bias4, scale);
+    return heads(F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, heads(v)));
+  };
   const fused = (): Tensor => F.attention(q, k, v, { mask, scale, dropout, seed: 7, training: true, layout });
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   /** ms of one forward, and of one forward+backward, of `f`. */
@@ -63,31 +73,33 @@ export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}):
     for (const t of [q, k, v]) { t.grad!.dispose(); t.grad = null; }
     return [fwd, both];
   };
-  // The two paths alternate call by call (the order reversed every other round), so the drift of a
+  // The paths alternate call by call (the order reversed every other round), so the drift of a
   // shared machine's speed (2-3x within minutes here) hits both alike. The ratio still moves between
   // runs (2.4-2.8x in five runs): when other tenants contend for the cores, the process's CPU time per
   // call rises, and more for the compute-bound fused kernels (fwd 40 -> 65 ms CPU) than for the
   // composite's memory-bound steps; the minima show the uncontended ratio.
-  const paths = [composite, fused];
+  const paths = [composite, fused, maskedComposite];
   for (const f of paths) await once(f); // compile
-  const c: number[][] = [[], []];
-  const z: number[][] = [[], []];
+  const samples: number[][][] = paths.map(() => [[], []]);
   for (let r = 0; r < iters; r++) {
-    for (const i of r % 2 ? [1, 0] : [0, 1]) {
+    for (const i of r % 2 ? [2, 1, 0] : [0, 1, 2]) {
       const [fwd, both] = await once(paths[i]!);
-      const into = i === 0 ? c : z;
-      into[0]!.push(fwd); into[1]!.push(both);
+      samples[i]![0]!.push(fwd); samples[i]![1]!.push(both);
     }
   }
-  if (process.env['ATTN_SAMPLES']) console.log(JSON.stringify({ composite: c, fused: z }, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x) : x)));
+  const [c, z, ms] = samples as [number[][], number[][], number[][]];
+  if (process.env['ATTN_SAMPLES']) console.log(JSON.stringify({ composite: c, fused: z, maskedSoftmax: ms }, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x) : x)));
   const [cf, cb, zf, zb] = [median(c[0]!), median(c[1]!), median(z[0]!), median(z[1]!)];
   const [cm, zm] = [Math.min(...c[1]!), Math.min(...z[1]!)];
+  const times = (s: number[][]): PathTimes => ({ fwd: median(s[0]!), both: median(s[1]!), bothMin: Math.min(...s[1]!) });
   console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} layout=${layout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms of ${iters} interleaved calls:`);
   console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
   console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x   (minima ${cm.toFixed(1)} / ${zm.toFixed(1)} = ${(cm / zm).toFixed(2)}x)`);
+  console.log(`  composite with F.maskedSoftmax: forward ${median(ms[0]!).toFixed(1)}, forward+backward ${median(ms[1]!).toFixed(1)}`);
+  for (const t of [q, k, v, mask, go, bias4]) t.dispose();
   if (opts.backend) backend.setAttentionVariant(variantBefore);
   else backend.destroy();
-  return { composite: { fwd: cf, both: cb, bothMin: cm }, fused: { fwd: zf, both: zb, bothMin: zm } };
+  return { composite: times(c), fused: times(z), maskedSoftmax: times(ms) };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
