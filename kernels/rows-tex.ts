@@ -255,7 +255,7 @@ function rowKernelPlan(
   if (!textures) return null;
   const { main, fix } = rowKernelSources(k, o.tex);
   const u: Record<string, number> = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: 0, ...uniforms };
-  if (k.layout === scaledRowLayout) u['sm'] = shiftOf(textures[textures.length - 1]!);
+  if (k.layout === scaledRowLayout) u['sm'] = shiftOf(textures[textures.length - 1]!); // maskedSoftmax: the mask is the last texture
   const ins = [...texFrom.map((_, i) => tex(i)), ...extraFrom];
   const wg = ceilDiv(rows, SERIAL_WG);
   const steps = [{ source: main, bind: [...ins, yOut, tmp(0)], uniforms: u, workgroups: wg }];

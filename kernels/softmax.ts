@@ -58,7 +58,7 @@ const maskedLayout = new UniformLayout([
   ['rows', 'u32'], ['len', 'u32'], ['scale', 'f32'], ['d1', 'u32'], ['d2', 'u32'], ['s0', 'u32'], ['s1', 'u32'], ['s2', 'u32'],
 ]);
 /** Uniforms of a maskedSoftmax spec (mdims[0] is implied by rows). */
-export const maskedUniforms = (spec: MaskedSoftmaxSpec) => ({
+const maskedUniforms = (spec: MaskedSoftmaxSpec) => ({
   rows: spec.rows, len: spec.len, scale: spec.scale, d1: spec.mdims[1], d2: spec.mdims[2], s0: spec.mstrides[0], s1: spec.mstrides[1], s2: spec.mstrides[2],
 });
 /** WGSL: the mask row of x row `row` (spec.ts maskedSoftmax). */

@@ -158,6 +158,7 @@ describe('row-kernel strategies', () => {
         await run(gpu, { kind: 'softmax', log: false, rows, len }, [{ data: Array.from({ length: n }, () => rng.normal()) }], [n]);
         await run(gpu, { kind: 'layernormBackward', rows, len }, [{ data: new Array(n).fill(1) }, { data: new Array(len).fill(1) }, { data: new Array(rows).fill(0) }, { data: new Array(rows).fill(1) }, { data: new Array(n).fill(1) }], [n, len, len]);
         await run(gpu, { kind: 'reduce', op: 'sum', outer: rows, len, inner: 2, scale: 1 }, [{ data: new Array(rows * len * 2).fill(1) }], [rows * 2]);
+        await run(gpu, { kind: 'maskedSoftmax', rows, len, scale: 0.5, masked: true, mdims: [1, rows, 1], mstrides: [0, 1, 0] }, [{ data: new Array(n).fill(1) }, { data: new Array(n).fill(0) }], [n]);
         counts.push(gpu.pipelineCount());
       }
       expect(new Set(counts).size).toBe(1);
