@@ -28,6 +28,8 @@ for (const [rows, len] of [[4096, 256], [128, 30522], [32 * 4 * 128, 128]] as co
   const shape = `${rows}x${len}`;
   cases.push({ name: `softmax ${shape}`, spec: { kind: 'softmax', log: false, rows, len }, ins: [[n, 'f32']], outs: [n], bytes: 8 * n });
   cases.push({ name: `softmaxBackward ${shape}`, spec: { kind: 'softmaxBackward', log: false, rows, len }, ins: [[n, 'f32'], [n, 'f32']], outs: [n], bytes: 12 * n });
+  // Attention probabilities of B32 h4 T128 with scale and HF's [B, 1, 1, T] mask (rows = 32 * 4 * 128).
+  if (len === 128) cases.push({ name: `maskedSoftmax ${shape} (mask [32,1,1,128])`, spec: { kind: 'maskedSoftmax', rows, len, scale: 0.125, masked: true, mdims: [1, 32, rows / 32], mstrides: [0, 1, 0] }, ins: [[n, 'f32'], [32 * len, 'f32']], outs: [n], bytes: 8 * n });
   if (len === 128) continue;
   cases.push({ name: `layernorm ${shape}`, spec: { kind: 'layernorm', rows, len, eps: 1e-12 }, ins: [[n, 'f32'], [len, 'f32'], [len, 'f32']], outs: [n, rows, rows], bytes: 8 * n });
   cases.push({ name: `layernormBackward ${shape}`, spec: { kind: 'layernormBackward', rows, len }, ins: [[n, 'f32'], [len, 'f32'], [rows, 'f32'], [rows, 'f32'], [n, 'f32']], outs: [n, len, len], bytes: 12 * n });
