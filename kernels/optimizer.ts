@@ -44,17 +44,25 @@ function adamUniforms(spec: AdamSpec) {
 }
 
 /**
+ * Smallest tensor (elements) that takes the image path: below it the four texture copies cost more
+ * than the storage kernel's per-lane loads (llvmpipe, the SST-2 demo model's 25 tensors, in-process:
+ * optimizer step 7.4 -> 6.7 ms median, 5.8 -> 4.4 ms at the minima; BERT-small's 41 within noise).
+ */
+export const ADAM_IMAGE_MIN_SIZE = 4096;
+
+/**
  * `image`: read p, g, m, v as read-only storage textures (one texel = 4 elements) and write vec4s.
  * On llvmpipe a storage-buffer load is a per-lane scalar loop (~30 ns per vec4 and invocation)
  * while an image texel load is ~1 ns and a vec4 store ~6 ns: Adam moves 7 values per element, so
  * this is the difference between ~50 and ~10 ns per element (the 7.8M-entry embedding table of
- * BERT). Needs size % 4 == 0 and a texture large enough; otherwise the storage kernel runs.
+ * BERT). Needs size % 4 == 0, at least ADAM_IMAGE_MIN_SIZE elements and a texture large enough;
+ * otherwise the storage kernel runs.
  */
 export function adamStepKernel(spec: AdamSpec, image?: { maxTexDim: number }): KernelPlan {
   const l2 = !spec.decoupled && spec.weightDecay !== 0;
   const dec = spec.decoupled && spec.weightDecay !== 0;
   const texels = spec.size / 4;
-  const shape = image && spec.size % 4 === 0 && spec.size > 0 ? linearTextureShape(texels, image.maxTexDim) : null;
+  const shape = image && spec.size % 4 === 0 && spec.size >= ADAM_IMAGE_MIN_SIZE ? linearTextureShape(texels, image.maxTexDim) : null;
   if (shape) {
     const variant = l2 ? 'l2' : dec ? 'decoupled' : 'plain';
     const src = source(`adamStep:image:${variant}`, () => ({
