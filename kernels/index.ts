@@ -68,8 +68,8 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D, opts.imageInputs);
     case 'layernormResidual': return layernormResidualKernel(spec);
     case 'adamStep': return adamStepKernel(spec, image);
-    case 'lambStats': return lambStatsKernel(spec);
-    case 'lambApply': return lambApplyKernel(spec);
+    case 'lambStats': return lambStatsKernel(spec, image);
+    case 'lambApply': return lambApplyKernel(spec, image);
     default: {
       const never: never = spec;
       throw new Error(`webgpu: unknown kernel kind ${(never as { kind: string }).kind}`);

@@ -6,6 +6,8 @@
 //               sums of p^2 and u^2 (fixed tree reduction: deterministic, no atomics).
 //   lambApply:  at most 128 workgroups looping over the elements; every workgroup sums the partials in the same fixed
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
+// Each has an image variant (inputs read as read-only storage textures, vec4 outputs) for tensors of at
+// least ADAM_IMAGE_MIN_SIZE elements where the backend reads images (llvmpipe: storage loads are per-lane loops).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import { EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, wgReduce, type KernelPlan } from './common.js';
@@ -24,6 +26,9 @@ const lambLayout = new UniformLayout([
   ['size', 'u32'], ['parts', 'u32'], ['chunk', 'u32'], ['lr', 'f32'], ['b1', 'f32'], ['b2', 'f32'], ['omb1', 'f32'], ['omb2', 'f32'],
   ['ibc1', 'f32'], ['isbc2', 'f32'], ['eps', 'f32'], ['wd', 'f32'], ['stride', 'u32'],
 ]);
+
+/** lambLayout plus the image variants' texel count and texture width shift (chunk and stride then count texels). */
+const lambImageLayout = new UniformLayout([...lambLayout.fields, ['texels', 'u32'], ['sh', 'u32']]);
 
 /** Maximum number of LAMB partial sums (one workgroup reduces them all). */
 export const LAMB_MAX_PARTS = 256;
@@ -120,9 +125,63 @@ function lambUniforms(spec: { size: number; parts: number; eps: number; bc1: num
   };
 }
 
+/**
+ * The image variants of LAMB (as adamStep's: p, g, m, v or p, m, v read as read-only storage textures,
+ * vec4 outputs), for tensors of at least ADAM_IMAGE_MIN_SIZE elements, a multiple of 4, that fit a
+ * texture; null otherwise. Storage loads made LAMB 7.5x slower than Adam on llvmpipe (a BERT-small
+ * step's update 498 vs 66 ms). Part w covers texels [w * chunk, (w + 1) * chunk): the partial sums
+ * group elements differently from the storage kernel's, so the two agree to float rounding, not bit
+ * for bit; each is deterministic.
+ */
+function lambImage(size: number, image: { maxTexDim: number } | undefined): { texels: number; width: number; height: number; sh: number } | null {
+  if (!image || size % 4 !== 0 || size < ADAM_IMAGE_MIN_SIZE) return null;
+  const shape = linearTextureShape(size / 4, image.maxTexDim);
+  return shape && { texels: size / 4, ...shape, sh: Math.log2(shape.width) };
+}
+const imageDecl = (names: string[]) => 'requires readonly_and_readwrite_storage_textures;\n' +
+  names.map((n, i) => `@group(0) @binding(${i}) var T${n}: texture_storage_2d<rgba32float, read>;\n`).join('');
+const COORD = '  let c = vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh);';
+
 type LambStatsSpec = Extract<KernelSpec, { kind: 'lambStats' }>;
-export function lambStatsKernel(spec: LambStatsSpec): KernelPlan {
+export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number }): KernelPlan {
   if (spec.parts < 1 || spec.parts > LAMB_MAX_PARTS) throw new Error(`lambStats: parts ${spec.parts} outside [1, ${LAMB_MAX_PARTS}]`);
+  const im = lambImage(spec.size, image);
+  if (im) {
+    const src = source('lambStats:image', () => ({
+      wgsl: imageDecl(['p', 'g', 'm', 'v']) + WGSL_SPECIALS + wgReduce(EW_WG) + storage4(4, 'm2') + storage4(5, 'v2') +
+        storage(6, 'part', 'f32', 'write') + lambImageLayout.wgsl(7) +
+        entry(EW_WG, `  if (wgid >= u.parts) { return; }
+  let start = wgid * u.chunk;
+  let end = min(start + u.chunk, u.texels);
+  var sp = 0.0;
+  var su = 0.0;
+  for (var t = start + lid; t < end; t = t + ${EW_WG}u) {
+${COORD}
+    let gr = textureLoad(Tg, c);
+    let mn = textureLoad(Tm, c) * u.b1 + gr * u.omb1;
+    let vn = textureLoad(Tv, c) * u.b2 + (gr * gr) * u.omb2;
+    m2[t] = mn;
+    v2[t] = vn;
+    let pv = textureLoad(Tp, c);
+    let uu = (mn * u.ibc1) / (sqrt(vn) * u.isbc2 + u.eps) + pv * u.wd;
+    sp = sp + dot(pv, pv);
+    su = su + dot(uu, uu);
+  }
+  let tp = wg_sum(sp, lid);
+  let tu = wg_sum(su, lid);
+  if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`),
+      bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: lambImageLayout,
+    }));
+    return {
+      temps: [],
+      textures: [0, 1, 2, 3].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 })),
+      steps: [{
+        source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
+        uniforms: { ...lambUniforms(spec, { lr: 0, b1: spec.beta1, b2: spec.beta2 }), chunk: ceilDiv(im.texels, spec.parts), texels: im.texels, sh: im.sh },
+        workgroups: spec.parts,
+      }],
+    };
+  }
   const src = source('lambStats', () => ({
     wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
       storage(3, 'v', 'f32', 'read') + storage(4, 'm2', 'f32', 'write') + storage(5, 'v2', 'f32', 'write') + storage(6, 'part', 'f32', 'write') +
@@ -157,18 +216,46 @@ export function lambStatsKernel(spec: LambStatsSpec): KernelPlan {
   };
 }
 
-type LambApplySpec = Extract<KernelSpec, { kind: 'lambApply' }>;
-export function lambApplyKernel(spec: LambApplySpec): KernelPlan {
-  const src = source('lambApply', () => ({
-    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'm', 'f32', 'read') + storage(2, 'v', 'f32', 'read') +
-      storage(3, 'part', 'f32', 'read') + storage(4, 'p2', 'f32', 'write') + lambLayout.wgsl(5) + DIR + '\n' +
-      entry(EW_WG, `  let inRange = lid < u.parts;
+/** WGSL: every workgroup's ||p||, ||u|| from the partials (same fixed order in all) and the trust ratio. */
+const RATIO = `  let inRange = lid < u.parts;
   let k = min(lid, u.parts - 1u);
   let tp = wg_sum(select(0.0, part[2u * k], inRange), lid);
   let tu = wg_sum(select(0.0, part[2u * k + 1u], inRange), lid);
   let wn = sqrt(tp);
   let un = sqrt(tu);
-  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
+  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);`;
+
+type LambApplySpec = Extract<KernelSpec, { kind: 'lambApply' }>;
+export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number }): KernelPlan {
+  const im = lambImage(spec.size, image);
+  if (im) {
+    const src = source('lambApply:image', () => ({
+      wgsl: imageDecl(['p', 'm', 'v']) + WGSL_SPECIALS + wgReduce(EW_WG) + storage(3, 'part', 'f32', 'read') + storage4(4, 'p2') +
+        lambImageLayout.wgsl(5) +
+        entry(EW_WG, `${RATIO}
+  for (var t = gid; t < u.texels; t = t + u.stride) {
+${COORD}
+    let pv = textureLoad(Tp, c);
+    let uu = (textureLoad(Tm, c) * u.ibc1) / (sqrt(textureLoad(Tv, c)) * u.isbc2 + u.eps) + pv * u.wd;
+    p2[t] = pv - (uu * ratio) * u.lr;
+  }`),
+      bindings: ['image', 'image', 'image', 'read', 'write'], uniform: lambImageLayout,
+    }));
+    const groups = applyGroups(im.texels);
+    return {
+      temps: [],
+      textures: [0, 1, 2].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 })),
+      steps: [{
+        source: src, bind: [tex(0), tex(1), tex(2), inp(3), out(0)],
+        uniforms: { ...lambUniforms(spec, { lr: spec.lr, b1: 0, b2: 0 }), stride: groups * EW_WG, texels: im.texels, sh: im.sh },
+        workgroups: groups,
+      }],
+    };
+  }
+  const src = source('lambApply', () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'm', 'f32', 'read') + storage(2, 'v', 'f32', 'read') +
+      storage(3, 'part', 'f32', 'read') + storage(4, 'p2', 'f32', 'write') + lambLayout.wgsl(5) + DIR + '\n' +
+      entry(EW_WG, `${RATIO}
   for (var i = gid; i < u.size; i = i + u.stride) {
     let pv = p[i];
     let uu = direction(m[i], v[i]) + pv * u.wd;

@@ -13,9 +13,10 @@ const gpu = await tryWebGPU();
 const BACKENDS: [string, Backend, number][] = [['reference', new ReferenceBackend(), 1e-12]];
 if (gpu) BACKENDS.push(['webgpu', gpu, 1e-6]);
 
-// 4096 (ADAM_IMAGE_MIN_SIZE) and 40_000 (a texture of several rows) take the image-input Adam kernel where
-// the backend uses it; 300 (below the minimum) and the sizes not a multiple of 4 the storage one.
-const SIZES = [1, 7, 300, 4096, 70_001, 40_000];
+// 4096 (ADAM_IMAGE_MIN_SIZE), 40_000 (a texture of several rows) and 70_004 (LAMB parts of 973 texels, the
+// last one short) take the image-input Adam and LAMB kernels where the backend uses them; 300 (below the
+// minimum) and the sizes not a multiple of 4 the storage ones.
+const SIZES = [1, 7, 300, 4096, 70_001, 40_000, 70_004];
 type Kind = 'adam' | 'adam-l2' | 'adamw' | 'lamb';
 function make(kind: Kind, params: Tensor[], fused: boolean): Optimizer {
   const o = { lr: 0.01, fused };
