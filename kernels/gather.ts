@@ -224,8 +224,8 @@ ${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc 
     }
     steps.push({ source: localSortSrc, bind: [tmp(0)], uniforms: { n, k0: k, k1: k }, workgroups: blocks });
   }
-  const fill = fillKernel({ kind: 'fill', dtype: 'i32', size: 2 * vocab, value: 0 }).steps[0]!;
-  steps.push({ ...fill, bind: [tmp(1)] });
+  const fillPlan = fillKernel({ kind: 'fill', dtype: 'i32', size: 2 * vocab, value: 0 });
+  steps.push({ ...fillPlan.steps[0]!, bind: [tmp(1)] });
   steps.push({ source: segSrc, bind: [tmp(0), tmp(1)], uniforms: { rows, n, vocab }, workgroups: ceilDiv(rows, EW_WG) });
   const runs = ceilDiv(dim, RUN);
   const dim4 = dim / 4;
@@ -257,8 +257,9 @@ ${runLoop('      var acc = 0.0;\n      for (var p = s; p < e; p = p + 1u) { acc 
   return {
     temps, steps,
     ...(textures ? { textures: textures.map((t) => ({ ...t, beforeStep: sumStep })) } : {}),
-    // The other sum kernel and both sort kernels, so the pipelines do not depend on dim or rows.
-    alternates: [...(image ? [textures ? sumSrc : sumImageSource] : []), sortSrc, localSortSrc],
+    // The other sum kernel, both sort kernels and the other fill width, so the pipelines do not depend on
+    // dim, rows or vocab.
+    alternates: [...(image ? [textures ? sumSrc : sumImageSource] : []), sortSrc, localSortSrc, ...(fillPlan.alternates ?? [])],
   };
 }
 

@@ -40,6 +40,12 @@ describe('webgpu kernels == reference', () => {
         const { g, r } = await both(spec, [], [isInt ? iout(size) : fout(size)]);
         if (isInt) expectEqualInts(g[0]!, r[0]!, spec); else expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
       }), { numRuns: RUNS });
+    // Both kernels every run: vec4 stores (sizes a multiple of 4) and u32 stores (the rest).
+    for (const [size, value, isInt] of [[4, -2.5, false], [4096, 7, true], [8, 1e-30, false], [5, -9, true], [4097, 0.25, false]] as const) {
+      const spec: KernelSpec = { kind: 'fill', dtype: isInt ? 'i32' : 'f32', size, value };
+      const { g, r } = await both(spec, [], [isInt ? iout(size) : fout(size)]);
+      if (isInt) expectEqualInts(g[0]!, r[0]!, spec); else expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
+    }
   });
 
   const unaryCases: [UnaryOp, number, number, readonly number[]][] = [
