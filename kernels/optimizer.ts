@@ -146,7 +146,23 @@ const imageDecl = (names: string[]) => 'requires readonly_and_readwrite_storage_
  * there: the embedding's lambStats 58-65 -> 20 ms (256 parts), lambApply 33 -> 11.5 ms.
  */
 const IMAGE_WG = 8;
-const COORD = '  let c = vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh);';
+/** WGSL: c = the image coordinate of texel `t` (a linear array of width 2^u.sh). */
+const coord = (t: string) => `    let c = vec2<u32>(${t} & ((1u << u.sh) - 1u), ${t} >> u.sh);`;
+/**
+ * lambStats' body: the lanes of workgroup wgid walk its chunk [start, end) of `count` items (elements or
+ * texels) `lanes` apart with `step` (index i; it adds to sp, su), then store the part's two sums.
+ */
+const statsBody = (lanes: number, count: string, step: string) => `  if (wgid >= u.parts) { return; }
+  let start = wgid * u.chunk;
+  let end = min(start + u.chunk, ${count});
+  var sp = 0.0;
+  var su = 0.0;
+  for (var i = start + lid; i < end; i = i + ${lanes}u) {
+${step}
+  }
+  let tp = wg_sum(sp, lid);
+  let tu = wg_sum(su, lid);
+  if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`;
 
 type LambStatsSpec = Extract<KernelSpec, { kind: 'lambStats' }>;
 export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number }): KernelPlan {
@@ -156,26 +172,16 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
     const src = source('lambStats:image', () => ({
       wgsl: imageDecl(['p', 'g', 'm', 'v']) + WGSL_SPECIALS + wgReduce(IMAGE_WG) + storage4(4, 'm2') + storage4(5, 'v2') +
         storage(6, 'part', 'f32', 'write') + lambImageLayout.wgsl(7) +
-        entry(IMAGE_WG, `  if (wgid >= u.parts) { return; }
-  let start = wgid * u.chunk;
-  let end = min(start + u.chunk, u.texels);
-  var sp = 0.0;
-  var su = 0.0;
-  for (var t = start + lid; t < end; t = t + ${IMAGE_WG}u) {
-${COORD}
+        entry(IMAGE_WG, statsBody(IMAGE_WG, 'u.texels', `${coord('i')}
     let gr = textureLoad(Tg, c);
     let mn = textureLoad(Tm, c) * u.b1 + gr * u.omb1;
     let vn = textureLoad(Tv, c) * u.b2 + (gr * gr) * u.omb2;
-    m2[t] = mn;
-    v2[t] = vn;
+    m2[i] = mn;
+    v2[i] = vn;
     let pv = textureLoad(Tp, c);
     let uu = (mn * u.ibc1) / (sqrt(vn) * u.isbc2 + u.eps) + pv * u.wd;
     sp = sp + dot(pv, pv);
-    su = su + dot(uu, uu);
-  }
-  let tp = wg_sum(sp, lid);
-  let tu = wg_sum(su, lid);
-  if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`),
+    su = su + dot(uu, uu);`)),
       bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: lambImageLayout,
     }));
     return {
@@ -192,13 +198,7 @@ ${COORD}
     wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
       storage(3, 'v', 'f32', 'read') + storage(4, 'm2', 'f32', 'write') + storage(5, 'v2', 'f32', 'write') + storage(6, 'part', 'f32', 'write') +
       lambLayout.wgsl(7) + DIR + '\n' +
-      entry(EW_WG, `  if (wgid >= u.parts) { return; }
-  let start = wgid * u.chunk;
-  let end = min(start + u.chunk, u.size);
-  var sp = 0.0;
-  var su = 0.0;
-  for (var i = start + lid; i < end; i = i + ${EW_WG}u) {
-    let gr = g[i];
+      entry(EW_WG, statsBody(EW_WG, 'u.size', `    let gr = g[i];
     let mn = m[i] * u.b1 + gr * u.omb1;
     let vn = v[i] * u.b2 + (gr * gr) * u.omb2;
     m2[i] = mn;
@@ -206,11 +206,7 @@ ${COORD}
     let pv = p[i];
     let uu = direction(mn, vn) + pv * u.wd;
     sp = sp + pv * pv;
-    su = su + uu * uu;
-  }
-  let tp = wg_sum(sp, lid);
-  let tu = wg_sum(su, lid);
-  if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`),
+    su = su + uu * uu;`)),
     bindings: ['read', 'read', 'read', 'read', 'write', 'write', 'write'], uniform: lambLayout,
   }));
   return {
@@ -249,7 +245,7 @@ export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number
   let start = wgid * u.chunk;
   let end = min(start + u.chunk, u.texels);
   for (var t = start + lid; t < end; t = t + ${IMAGE_WG}u) {
-${COORD}
+${coord('t')}
     let pv = textureLoad(Tp, c);
     let uu = (textureLoad(Tm, c) * u.ibc1) / (sqrt(textureLoad(Tv, c)) * u.isbc2 + u.eps) + pv * u.wd;
     p2[t] = pv - (uu * ratio) * u.lr;
