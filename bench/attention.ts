@@ -44,15 +44,16 @@ export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}):
   const go = randn(shape, { backend, seed: 2 });
   const scale = 1 / Math.sqrt(hs);
   const heads = (t: Tensor) => (layout === 'bthd' ? F.permute(t, [0, 2, 1, 3]) : t); // (B, T, nh, hs) <-> (B, nh, T, hs)
+  const extendedMask = () => F.reshape(F.mul(F.sub(1, mask), -3.4028234663852886e38), [B, 1, 1, T]); // (B, T) -> (B, 1, 1, T)
   const composite = (): Tensor => {
-    const bias = F.reshape(F.mul(F.sub(1, mask), -3.4028234663852886e38), [B, 1, 1, T]);
+    const bias = extendedMask();
     const att = F.add(F.mul(F.matmul(heads(q), heads(k), { transB: true }), scale), bias);
     const p = F.softmax(att);
     return heads(F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, heads(v)));
   };
-  const bias4 = F.reshape(F.mul(F.sub(1, mask), -3.4028234663852886e38), [B, 1, 1, T]);
+  // Builds its additive mask in the call too, as the composite does.
   const maskedComposite = (): Tensor => {
-    const p = F.maskedSoftmax(F.matmul(heads(q), heads(k), { transB: true }), bias4, scale);
+    const p = F.maskedSoftmax(F.matmul(heads(q), heads(k), { transB: true }), extendedMask(), scale);
     return heads(F.matmul(dropout ? F.dropout(p, dropout, { seed: 7 }) : p, heads(v)));
   };
   const fused = (): Tensor => F.attention(q, k, v, { mask, scale, dropout, seed: 7, training: true, layout });
@@ -96,7 +97,7 @@ export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}):
   console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
   console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x   (minima ${cm.toFixed(1)} / ${zm.toFixed(1)} = ${(cm / zm).toFixed(2)}x)`);
   console.log(`  composite with F.maskedSoftmax: forward ${median(ms[0]!).toFixed(1)}, forward+backward ${median(ms[1]!).toFixed(1)}`);
-  for (const t of [q, k, v, mask, go, bias4]) t.dispose();
+  for (const t of [q, k, v, mask, go]) t.dispose();
   if (opts.backend) backend.setAttentionVariant(variantBefore);
   else backend.destroy();
   return { composite: times(c), fused: times(z), maskedSoftmax: times(ms) };

@@ -40,6 +40,28 @@ const applyGroups = (size: number) => Math.min(ceilDiv(size, EW_WG), 128);
 
 const DIR = `fn direction(m: f32, v: f32) -> f32 { return (m * u.ibc1) / (sqrt(v) * u.isbc2 + u.eps); }`;
 
+const DIR4 = `fn direction4(m: vec4<f32>, v: vec4<f32>) -> vec4<f32> { return (m * u.ibc1) / (sqrt(v) * u.isbc2 + u.eps); }`;
+
+/**
+ * The shape of the image variants' textures (inputs read as read-only storage textures, vec4 outputs)
+ * for a tensor of `size` elements: at least ADAM_IMAGE_MIN_SIZE, a multiple of 4, fitting a texture;
+ * null otherwise (the storage kernels run). Storage loads made LAMB 7.5x slower than Adam on llvmpipe
+ * (a BERT-small step's update 498 vs 66 ms).
+ */
+function imageShape(size: number, image: { maxTexDim: number } | undefined): { texels: number; width: number; height: number; sh: number } | null {
+  if (!image || size % 4 !== 0 || size < ADAM_IMAGE_MIN_SIZE) return null;
+  const shape = linearTextureShape(size / 4, image.maxTexDim);
+  return shape && { texels: size / 4, ...shape, sh: Math.log2(shape.width) };
+}
+/** The `requires` directive and read-only storage-texture bindings T<name> 0.. of an image variant. */
+const imageDecl = (names: string[]) => 'requires readonly_and_readwrite_storage_textures;\n' +
+  names.map((n, i) => `@group(0) @binding(${i}) var T${n}: texture_storage_2d<rgba32float, read>;\n`).join('');
+/** The texture steps of an image variant's first `n` inputs. */
+const imageTextures = (n: number, im: { texels: number; width: number; height: number }) =>
+  [...Array(n).keys()].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 }));
+/** WGSL: c = the image coordinate of texel `t` (a linear array of width 2^u.sh). */
+const coord = (t: string) => `    let c = vec2<u32>(${t} & ((1u << u.sh) - 1u), ${t} >> u.sh);`;
+
 type AdamSpec = Extract<KernelSpec, { kind: 'adamStep' }>;
 function adamUniforms(spec: AdamSpec) {
   return {
@@ -66,31 +88,28 @@ export const ADAM_IMAGE_MIN_SIZE = 4096;
 export function adamStepKernel(spec: AdamSpec, image?: { maxTexDim: number }): KernelPlan {
   const l2 = !spec.decoupled && spec.weightDecay !== 0;
   const dec = spec.decoupled && spec.weightDecay !== 0;
-  const texels = spec.size / 4;
-  const shape = image && spec.size % 4 === 0 && spec.size >= ADAM_IMAGE_MIN_SIZE ? linearTextureShape(texels, image.maxTexDim) : null;
-  if (shape) {
+  const im = imageShape(spec.size, image);
+  if (im) {
     const variant = l2 ? 'l2' : dec ? 'decoupled' : 'plain';
     const src = source(`adamStep:image:${variant}`, () => ({
-      wgsl: 'requires readonly_and_readwrite_storage_textures;\n' +
-        ['p', 'g', 'm', 'v'].map((n, i) => `@group(0) @binding(${i}) var T${n}: texture_storage_2d<rgba32float, read>;\n`).join('') +
-        storage4(4, 'p2') + storage4(5, 'm2') + storage4(6, 'v2') + adamImageLayout.wgsl(7) +
+      wgsl: imageDecl(['p', 'g', 'm', 'v']) + storage4(4, 'p2') + storage4(5, 'm2') + storage4(6, 'v2') + adamImageLayout.wgsl(7) + DIR4 + '\n' +
         entry(EW_WG, `  if (gid >= u.texels) { return; }
-  let c = vec2<u32>(gid & ((1u << u.sh) - 1u), gid >> u.sh);
+${coord('gid')}
   let pv = textureLoad(Tp, c);
   let gr = ${l2 ? 'textureLoad(Tg, c) + pv * u.wd' : 'textureLoad(Tg, c)'};
   let mn = textureLoad(Tm, c) * u.b1 + gr * u.omb1;
   let vn = textureLoad(Tv, c) * u.b2 + (gr * gr) * u.omb2;
   m2[gid] = mn;
   v2[gid] = vn;
-  p2[gid] = ${dec ? 'pv * u.decay' : 'pv'} - ((mn * u.ibc1) / (sqrt(vn) * u.isbc2 + u.eps)) * u.lr;`),
+  p2[gid] = ${dec ? 'pv * u.decay' : 'pv'} - direction4(mn, vn) * u.lr;`),
       bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: adamImageLayout,
     }));
     return {
       temps: [],
-      textures: [0, 1, 2, 3].map((i) => ({ from: inp(i), texels, width: shape.width, height: shape.height, beforeStep: 0 })),
+      textures: imageTextures(4, im),
       steps: [{
         source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
-        uniforms: { ...adamUniforms(spec), texels, sh: Math.log2(shape.width) }, workgroups: ceilDiv(texels, EW_WG),
+        uniforms: { ...adamUniforms(spec), texels: im.texels, sh: im.sh }, workgroups: ceilDiv(im.texels, EW_WG),
       }],
     };
   }
@@ -126,28 +145,11 @@ function lambUniforms(spec: { size: number; parts: number; eps: number; bc1: num
 }
 
 /**
- * The image variants of LAMB (as adamStep's: p, g, m, v or p, m, v read as read-only storage textures,
- * vec4 outputs), for tensors of at least ADAM_IMAGE_MIN_SIZE elements, a multiple of 4, that fit a
- * texture; null otherwise. Storage loads made LAMB 7.5x slower than Adam on llvmpipe (a BERT-small
- * step's update 498 vs 66 ms). Part w covers texels [w * chunk, (w + 1) * chunk): the partial sums
- * group elements differently from the storage kernel's, so the two agree to float rounding, not bit
- * for bit; each is deterministic.
- */
-function lambImage(size: number, image: { maxTexDim: number } | undefined): { texels: number; width: number; height: number; sh: number } | null {
-  if (!image || size % 4 !== 0 || size < ADAM_IMAGE_MIN_SIZE) return null;
-  const shape = linearTextureShape(size / 4, image.maxTexDim);
-  return shape && { texels: size / 4, ...shape, sh: Math.log2(shape.width) };
-}
-const imageDecl = (names: string[]) => 'requires readonly_and_readwrite_storage_textures;\n' +
-  names.map((n, i) => `@group(0) @binding(${i}) var T${n}: texture_storage_2d<rgba32float, read>;\n`).join('');
-/**
  * Workgroup size of the LAMB image variants: one llvmpipe SIMD group, whose workgroup sums need no
  * switching between a group's coroutines at each barrier. 64-lane workgroups spent most of the update
  * there: the embedding's lambStats 58-65 -> 20 ms (256 parts), lambApply 33 -> 11.5 ms.
  */
 const IMAGE_WG = 8;
-/** WGSL: c = the image coordinate of texel `t` (a linear array of width 2^u.sh). */
-const coord = (t: string) => `    let c = vec2<u32>(${t} & ((1u << u.sh) - 1u), ${t} >> u.sh);`;
 /**
  * lambStats' body: the lanes of workgroup wgid walk its chunk [start, end) of `count` items (elements or
  * texels) `lanes` apart with `step` (index i; it adds to sp, su), then store the part's two sums.
@@ -167,11 +169,13 @@ ${step}
 type LambStatsSpec = Extract<KernelSpec, { kind: 'lambStats' }>;
 export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number }): KernelPlan {
   if (spec.parts < 1 || spec.parts > LAMB_MAX_PARTS) throw new Error(`lambStats: parts ${spec.parts} outside [1, ${LAMB_MAX_PARTS}]`);
-  const im = lambImage(spec.size, image);
+  // Image variant: part w covers texels [w * chunk, (w + 1) * chunk), so its partial sums group elements
+  // differently from the storage kernel's: the two agree to float rounding, each deterministic.
+  const im = imageShape(spec.size, image);
   if (im) {
     const src = source('lambStats:image', () => ({
       wgsl: imageDecl(['p', 'g', 'm', 'v']) + WGSL_SPECIALS + wgReduce(IMAGE_WG) + storage4(4, 'm2') + storage4(5, 'v2') +
-        storage(6, 'part', 'f32', 'write') + lambImageLayout.wgsl(7) +
+        storage(6, 'part', 'f32', 'write') + lambImageLayout.wgsl(7) + DIR4 + '\n' +
         entry(IMAGE_WG, statsBody(IMAGE_WG, 'u.texels', `${coord('i')}
     let gr = textureLoad(Tg, c);
     let mn = textureLoad(Tm, c) * u.b1 + gr * u.omb1;
@@ -179,14 +183,14 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
     m2[i] = mn;
     v2[i] = vn;
     let pv = textureLoad(Tp, c);
-    let uu = (mn * u.ibc1) / (sqrt(vn) * u.isbc2 + u.eps) + pv * u.wd;
+    let uu = direction4(mn, vn) + pv * u.wd;
     sp = sp + dot(pv, pv);
     su = su + dot(uu, uu);`)),
       bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: lambImageLayout,
     }));
     return {
       temps: [],
-      textures: [0, 1, 2, 3].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 })),
+      textures: imageTextures(4, im),
       steps: [{
         source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
         uniforms: { ...lambUniforms(spec, { lr: 0, b1: spec.beta1, b2: spec.beta2 }), chunk: ceilDiv(im.texels, spec.parts), texels: im.texels, sh: im.sh },
@@ -229,11 +233,11 @@ const RATIO = `  let inRange = lid < u.parts;
 
 type LambApplySpec = Extract<KernelSpec, { kind: 'lambApply' }>;
 export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number }): KernelPlan {
-  const im = lambImage(spec.size, image);
+  const im = imageShape(spec.size, image);
   if (im) {
     const src = source('lambApply:image', () => ({
       wgsl: imageDecl(['p', 'm', 'v']) + WGSL_SPECIALS + wgReduce(IMAGE_WG) + storage(3, 'part', 'f32', 'read') + storage4(4, 'p2') +
-        lambImageLayout.wgsl(5) +
+        lambImageLayout.wgsl(5) + DIR4 + '\n' +
         entry(IMAGE_WG, `  // Lane l sums parts l, l + ${IMAGE_WG}, ... in order, then the lanes' sums are combined: the same
   // fixed order in every workgroup.
   var sp = 0.0;
@@ -247,7 +251,7 @@ export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number
   for (var t = start + lid; t < end; t = t + ${IMAGE_WG}u) {
 ${coord('t')}
     let pv = textureLoad(Tp, c);
-    let uu = (textureLoad(Tm, c) * u.ibc1) / (sqrt(textureLoad(Tv, c)) * u.isbc2 + u.eps) + pv * u.wd;
+    let uu = direction4(textureLoad(Tm, c), textureLoad(Tv, c)) + pv * u.wd;
     p2[t] = pv - (uu * ratio) * u.lr;
   }`),
       bindings: ['image', 'image', 'image', 'read', 'write'], uniform: lambImageLayout,
@@ -258,7 +262,7 @@ ${coord('t')}
     const groups = Math.min(64, ceilDiv(im.texels, 1024));
     return {
       temps: [],
-      textures: [0, 1, 2].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 })),
+      textures: imageTextures(3, im),
       steps: [{
         source: src, bind: [tex(0), tex(1), tex(2), inp(3), out(0)],
         uniforms: { ...lambUniforms(spec, { lr: spec.lr, b1: 0, b2: 0 }), chunk: ceilDiv(im.texels, groups), texels: im.texels, sh: im.sh },

@@ -255,7 +255,7 @@ function rowKernelPlan(
   if (!textures) return null;
   const { main, fix } = rowKernelSources(k, o.tex);
   const u: Record<string, number> = { rows, len, nt: rowTexels(rows, len), sx: shiftOf(textures[0]!), sg: 0, nc: 0, eps: 0, ignore: 0, ...uniforms };
-  if (k.layout === scaledRowLayout) u['sm'] = shiftOf(textures[textures.length - 1]!); // maskedSoftmax: the mask is the last texture
+  textures.forEach((t, i) => { u[k.texShifts?.[i] ?? 'sx'] = shiftOf(t); }); // each texture's width shift
   const ins = [...texFrom.map((_, i) => tex(i)), ...extraFrom];
   const wg = ceilDiv(rows, SERIAL_WG);
   const steps = [{ source: main, bind: [...ins, yOut, tmp(0)], uniforms: u, workgroups: wg }];
@@ -296,6 +296,12 @@ ${block(true)}
   let s = ms.y;`;
 };
 const STATS = statsOf((t) => `ldt_x(${t})`);
+/**
+ * After the normaliser: y = exp(z - mv) * inv. m == -inf means every z is -inf and s == 0, so inv = 0
+ * and mv = 0 give exp(-inf) * 0 = 0 (the spec's all -inf row); otherwise s >= 1 and y = exp(z - m) / s.
+ */
+const SOFTMAX_NORM = `  let inv = select(1.0 / s, 0.0, s == 0.0);
+  let mv = vec4<f32>(select(m, 0.0, m == -inf_f32()));`;
 
 type SoftmaxSpec = Extract<KernelSpec, { kind: 'softmax' }>;
 export function softmaxTexPlan(spec: SoftmaxSpec, o: TexOptions): KernelPlan | null {
@@ -306,11 +312,7 @@ export function softmaxTexPlan(spec: SoftmaxSpec, o: TexOptions): KernelPlan | n
       }
     : {
         key: 'softmax:lin', texNames: ['x'], extra: [], stats: STATS, saved: ['m', 's'],
-        // m == -inf: every x is -inf and s == 0, so inv = 0 and mv = 0 give exp(-inf) * 0 = 0 (as the
-        // spec's all -inf row); otherwise s >= 1 and this is exp(x - m) / s.
-        rowPost: `  let inv = select(1.0 / s, 0.0, s == 0.0);
-  let mv = vec4<f32>(select(m, 0.0, m == -inf_f32()));`,
-        value: 'exp(ldt_x(t) - mv) * inv',
+        rowPost: SOFTMAX_NORM, value: 'exp(ldt_x(t) - mv) * inv',
       };
   return rowKernelPlan(k, spec.rows, spec.len, [inp(0)], [], out(0), o);
 }
@@ -350,9 +352,7 @@ export function maskedSoftmaxTexPlan(spec: MaskedSoftmaxSpec, o: TexOptions): Ke
     helpers: masked ? 'fn zt(t: u32, base: u32, mb: u32) -> vec4<f32> { return ldt_x(t) * u.scale + ld4_m(mb + 4u * t - base); }\n' : '',
     rowPre: masked ? `  let mb = (${MASK_ROW}) * u.len;` : '',
     stats: statsOf(z), saved: ['m', 's'],
-    // As softmax: an all -inf row has s == 0 and gives exp(z) * 0 = 0.
-    rowPost: `  let inv = select(1.0 / s, 0.0, s == 0.0);
-  let mv = vec4<f32>(select(m, 0.0, m == -inf_f32()));`,
+    rowPost: SOFTMAX_NORM,
     value: `exp(${z('t')} - mv) * inv`,
   };
   const [, d1, d2] = spec.mdims;
