@@ -145,7 +145,16 @@ export interface KernelPlan {
    * variants), so the set of pipelines does not depend on the sizes that arrive later.
    */
   readonly warm?: readonly KernelSource[];
+  /** Buffer-to-buffer copies (packing several tensors into one temp, or unpacking), in plan order. */
+  readonly copies?: readonly CopyStep[];
 }
+
+/**
+ * A copy of `words` 4-byte words from `from` at word `fromOffset` to `to` at `toOffset`, recorded
+ * before step `beforeStep` (steps.length: after the last step). Copies are not dispatches: a plan packs
+ * many small tensors into one temp with them, so one dispatch updates them all.
+ */
+export interface CopyStep { from: BufRef; fromOffset: number; to: BufRef; toOffset: number; words: number; beforeStep: number }
 
 /** Memoises KernelSources by key so WGSL is generated once per compile-time variant. */
 const sources = new Map<string, KernelSource>();

@@ -7,7 +7,7 @@ import { planRowKernel, type RowStrategy } from './rows-strategy.js';
 import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from './attention.js';
 import { dropoutKernel } from './dropout.js';
 import { layernormResidualKernel } from './layernorm-residual.js';
-import { adamStepKernel, lambApplyKernel, lambStatsKernel } from './optimizer.js';
+import { adamStepKernel, lambApplyKernel, lambStatsKernel, lambStepKernel } from './optimizer.js';
 import { affineKernel, binaryKernel, castKernel, fillKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { gatherKernel, scatterAddKernel } from './gather.js';
 import { layernormBackwardKernel, layernormKernel } from './layernorm.js';
@@ -18,13 +18,13 @@ import { crossEntropyBackwardKernel, crossEntropyKernel, maskedSoftmaxKernel, so
 
 export * from './common.js';
 
-/** Number of input / output storages each kind takes (checked by the backend). */
+/** Number of input / output storages each kind takes (checked by the backend; adamStep and lambStep: for one tensor, see optimizerArity). */
 export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
   fill: [0, 1], unary: [1, 1], affine: [1, 1], binary: [2, 1], where: [3, 1], cast: [1, 1], copy: [1, 1],
   reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
   layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
   gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
-  attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStats: [4, 3], lambApply: [4, 1],
+  attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStep: [5, 3], lambStats: [4, 3], lambApply: [4, 1],
 };
 
 /** Per-backend choices among a kind's kernel variants. */
@@ -68,6 +68,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D, opts.imageInputs);
     case 'layernormResidual': return layernormResidualKernel(spec);
     case 'adamStep': return adamStepKernel(spec, image);
+    case 'lambStep': return lambStepKernel(spec);
     case 'lambStats': return lambStatsKernel(spec, image);
     case 'lambApply': return lambApplyKernel(spec, image);
     default: {

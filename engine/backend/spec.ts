@@ -51,6 +51,12 @@ export interface MatmulEpilogue {
 }
 
 /** Inputs and outputs a matmul spec takes: 2 + bias + residual, 1 + savePre. */
+/** Inputs and outputs of the optimizer kinds over `sizes.length` tensors. */
+export function optimizerArity(spec: { kind: 'adamStep' | 'lambStep'; sizes: readonly number[] }): readonly [number, number] {
+  const n = spec.sizes.length;
+  return [4 * n + (spec.kind === 'lambStep' ? 1 : 0), 3 * n];
+}
+
 export function matmulArity(spec: { epilogue?: MatmulEpilogue }): readonly [number, number] {
   const e = spec.epilogue;
   return [2 + (e?.bias ? 1 : 0) + (e?.residual ? 1 : 0), 1 + (e?.savePre ? 1 : 0)];
@@ -222,16 +228,24 @@ export type KernelSpec =
    */
   | { kind: 'layernormResidual'; rows: number; len: number; eps: number }
   /**
-   * One Adam/AdamW step for one parameter tensor, in PyTorch's order (g' = g + wd p for Adam's L2):
+   * One Adam/AdamW step for N = sizes.length parameter tensors of sizes[i] elements sharing the
+   * hyperparameters, elementwise in PyTorch's order (g' = g + wd p for Adam's L2):
    *   m' = b1 m + (1 - b1) g';  v' = b2 v + (1 - b2) g'^2
    *   dir = (m' / bc1) / (sqrt(v') / sqrt(bc2) + eps)
    *   p' = p - lr dir (Adam) or p (1 - lr wd) - lr dir (AdamW, `decoupled`).
-   * in: [p, g, m, v]; out: [p', m', v'].
+   * in: [p, g, m, v] per tensor; out: [p', m', v'] per tensor.
    */
   | {
-      kind: 'adamStep'; size: number; lr: number; beta1: number; beta2: number; eps: number;
+      kind: 'adamStep'; sizes: readonly number[]; lr: number; beta1: number; beta2: number; eps: number;
       bc1: number; bc2: number; weightDecay: number; decoupled: boolean;
     }
+  /**
+   * One whole LAMB step (lambStats then lambApply, per tensor) for N = sizes.length tensors sharing the
+   * hyperparameters, each tensor's norms summed in one chunk (as lambStats with parts = 1).
+   * in: [p, g, m, v] per tensor, then offsets (i32 [N + 1]: the exclusive prefix sums of sizes);
+   * out: [p', m', v'] per tensor.
+   */
+  | { kind: 'lambStep'; sizes: readonly number[]; lr: number; beta1: number; beta2: number; eps: number; bc1: number; bc2: number; weightDecay: number }
   /**
    * LAMB pass 1: the Adam moments and, per part i of `parts` equal chunks of ceil(size / parts)
    * elements, partial sums of p^2 and u^2 with u = dir + wd p (dir as adamStep).

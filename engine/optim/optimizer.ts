@@ -6,7 +6,7 @@
 import * as F from '../ops/api.js';
 import { keep, noGrad, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
-import { adamStepFused, lambStepFused } from './fused.js';
+import { adamStepFused, lambStepFused, packable, type StepItem } from './fused.js';
 
 export interface ParamGroup {
   params: Tensor[];
@@ -45,15 +45,22 @@ export abstract class Optimizer {
   step(): void {
     noGrad(() => {
       for (const g of this.groups) {
+        const items: StepItem[] = [];
         for (const p of g.params) {
           if (!p.grad) continue;
           const st = this.state.get(p) ?? { step: 0, tensors: {} };
           this.state.set(p, st);
           st.step++;
-          tidy(() => this.update(p, p.grad!, st, g));
+          items.push({ p, grad: p.grad, st });
         }
+        this.updateGroup(items, g);
       }
     });
+  }
+
+  /** Updates a group's parameters that have gradients (default: one at a time). */
+  protected updateGroup(items: StepItem[], g: Group): void {
+    for (const { p, grad, st } of items) tidy(() => this.update(p, grad, st, g));
   }
 
   /** Sets every parameter's gradient to null. */
@@ -106,8 +113,9 @@ export interface AdamOptions {
   eps?: number;
   weightDecay?: number;
   /**
-   * Fused kernels (engine/optim/fused.ts: one dispatch per tensor for Adam/AdamW, two for LAMB)
-   * instead of the composite below. Default: true on the WebGPU backend, false elsewhere.
+   * Fused kernels (engine/optim/fused.ts: one dispatch per large tensor for Adam/AdamW, two for LAMB,
+   * and one for all the small tensors of a group) instead of the composite below. Default: true on
+   * the WebGPU backend, false elsewhere.
    */
   fused?: boolean;
 }
@@ -143,8 +151,30 @@ export class Adam extends Optimizer {
   protected useFused(p: Tensor): boolean {
     return this.fused ?? p.backend.name === 'webgpu';
   }
+  /**
+   * Fused: the small tensors (fused.ts packable) of the group that share a backend and a step count
+   * are updated together in one dispatch, the others one by one.
+   */
+  protected override updateGroup(items: StepItem[], g: Group): void {
+    const runs = new Map<unknown, Map<number, StepItem[]>>();
+    const alone: StepItem[] = [];
+    for (const it of items) {
+      if (!this.useFused(it.p) || !packable(it.p)) { alone.push(it); continue; }
+      let byStep = runs.get(it.p.backend);
+      if (!byStep) runs.set(it.p.backend, (byStep = new Map()));
+      const run = byStep.get(it.st.step);
+      if (run) run.push(it);
+      else byStep.set(it.st.step, [it]);
+    }
+    for (const byStep of runs.values()) for (const run of byStep.values()) tidy(() => this.fusedUpdate(run, g));
+    super.updateGroup(alone, g);
+  }
+  /** The fused update of `items` (one tensor, or small tensors sharing backend and step count). */
+  protected fusedUpdate(items: StepItem[], g: Group): void {
+    adamStepFused(this, items, g.lr, g.weightDecay, false);
+  }
   protected update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
-    if (this.useFused(p)) return adamStepFused(this, p, grad, st, g.lr, g.weightDecay, false);
+    if (this.useFused(p)) return this.fusedUpdate([{ p, grad, st }], g);
     const gr = g.weightDecay ? F.add(grad, F.mul(p, g.weightDecay)) : grad;
     p.assign(F.sub(p, F.mul(adamDirection(this, gr, st), g.lr)));
   }
@@ -155,8 +185,11 @@ export class AdamW extends Adam {
   constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
     super(params, { ...opts, weightDecay: opts.weightDecay ?? 0.01 });
   }
+  protected override fusedUpdate(items: StepItem[], g: Group): void {
+    adamStepFused(this, items, g.lr, g.weightDecay, true);
+  }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
-    if (this.useFused(p)) return adamStepFused(this, p, grad, st, g.lr, g.weightDecay, true);
+    if (this.useFused(p)) return this.fusedUpdate([{ p, grad, st }], g);
     const decayed = g.weightDecay ? F.mul(p, 1 - g.lr * g.weightDecay) : p;
     const next = F.sub(decayed, F.mul(adamDirection(this, grad, st), g.lr));
     p.assign(next);
@@ -168,8 +201,11 @@ export class LAMB extends Adam {
   constructor(params: Tensor[] | ParamGroup[], opts: AdamOptions) {
     super(params, { ...opts, eps: opts.eps ?? 1e-6, weightDecay: opts.weightDecay ?? 0.01 });
   }
+  protected override fusedUpdate(items: StepItem[], g: Group): void {
+    lambStepFused(this, items, g.lr, g.weightDecay);
+  }
   protected override update(p: Tensor, grad: Tensor, st: ParamState, g: Group): void {
-    if (this.useFused(p)) return lambStepFused(this, p, grad, st, g.lr, g.weightDecay);
+    if (this.useFused(p)) return this.fusedUpdate([{ p, grad, st }], g);
     let u = adamDirection(this, grad, st);
     if (g.weightDecay) u = F.add(u, F.mul(p, g.weightDecay));
     const wn = F.sqrt(F.sum(F.mul(p, p)));

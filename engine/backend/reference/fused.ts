@@ -114,17 +114,32 @@ const direction = (spec: { eps: number; bc1: number; bc2: number }, m: number, v
   (m * (1 / spec.bc1)) / (Math.sqrt(v) * (1 / Math.sqrt(spec.bc2)) + spec.eps);
 
 export function adamStep(spec: Spec<'adamStep'>, x: Arr[], y: Arr[]): void {
-  const [p, g, m, v] = x;
-  const [p2, m2, v2] = y;
   const wd = spec.weightDecay;
-  for (let i = 0; i < spec.size; i++) {
-    const gr = !spec.decoupled && wd ? g[i] + p[i] * wd : g[i];
-    const [mi, vi] = moments(spec, gr, m[i], v[i]);
-    m2[i] = mi;
-    v2[i] = vi;
-    const dir = direction(spec, mi, vi);
-    p2[i] = (spec.decoupled && wd ? p[i] * (1 - spec.lr * wd) : p[i]) - dir * spec.lr;
-  }
+  spec.sizes.forEach((size, k) => {
+    const [p, g, m, v] = x.slice(4 * k, 4 * k + 4);
+    const [p2, m2, v2] = y.slice(3 * k, 3 * k + 3);
+    for (let i = 0; i < size; i++) {
+      const gr = !spec.decoupled && wd ? g[i] + p[i] * wd : g[i];
+      const [mi, vi] = moments(spec, gr, m[i], v[i]);
+      m2[i] = mi;
+      v2[i] = vi;
+      const dir = direction(spec, mi, vi);
+      p2[i] = (spec.decoupled && wd ? p[i] * (1 - spec.lr * wd) : p[i]) - dir * spec.lr;
+    }
+  });
+}
+
+/** lambStep: per tensor, lambStats with one part then lambApply. */
+export function lambStep(spec: Spec<'lambStep'>, x: Arr[], y: Arr[]): void {
+  const offsets = x[4 * spec.sizes.length]!;
+  spec.sizes.forEach((size, k) => {
+    if (offsets[k + 1]! - offsets[k]! !== size) throw new Error(`lambStep: offsets ${offsets[k]}..${offsets[k + 1]} do not match tensor ${k}'s size ${size}`);
+    const [p, g, m, v] = x.slice(4 * k, 4 * k + 4);
+    const [p2, m2, v2] = y.slice(3 * k, 3 * k + 3);
+    const part = new Float64Array(2);
+    lambStats({ ...spec, kind: 'lambStats', size, parts: 1 }, [p, g, m, v], [m2, v2, part]);
+    lambApply({ ...spec, kind: 'lambApply', size, parts: 1 }, [p, m2, v2, part], [p2]);
+  });
 }
 
 export function lambStats(spec: Spec<'lambStats'>, x: Arr[], y: Arr[]): void {

@@ -201,6 +201,8 @@ export class ReferenceBackend implements Backend {
         return fused.layernormResidual(spec, x, y);
       case 'adamStep':
         return fused.adamStep(spec, x, y);
+      case 'lambStep':
+        return fused.lambStep(spec, x, y);
       case 'lambStats':
         return fused.lambStats(spec, x, y);
       case 'lambApply':

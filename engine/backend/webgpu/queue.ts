@@ -155,11 +155,11 @@ export class CommandQueue {
     this.groups.clear();
   }
 
-  /** Records a buffer-to-buffer copy in the pending encoder. */
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  /** Records a buffer-to-buffer copy in the pending encoder (offsets in bytes, multiples of 4). */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     const enc = this.begin();
     if (this.pass) { this.pass.end(); this.pass = null; }
-    enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.referenced.add(src);
     this.referenced.add(dst);
     this.kernels.add('copyBufferToBuffer');

@@ -4,7 +4,7 @@
 // Debug switch: env WEBGPU_DEBUG (or the `debug` option): 1 logs each dispatch, 2 adds submit
 // timings and pool stats at each read, 3 dumps the WGSL of every new pipeline.
 
-import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
+import { matmulArity, optimizerArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
 import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
 import { isMatmulStrategy, readsTextures, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
 import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
@@ -168,7 +168,7 @@ export class WebGPUBackend implements Backend {
 
   run(spec: KernelSpec, inputs: Storage[], outputs: Storage[]): void {
     this.checkAlive();
-    const arity = spec.kind === 'matmul' ? matmulArity(spec) : ARITY[spec.kind];
+    const arity = spec.kind === 'matmul' ? matmulArity(spec) : spec.kind === 'adamStep' || spec.kind === 'lambStep' ? optimizerArity(spec) : ARITY[spec.kind];
     if (!arity) throw new Error(`webgpu run: unknown kernel kind ${(spec as { kind: string }).kind}`);
     if (inputs.length !== arity[0] || outputs.length !== arity[1]) {
       throw new Error(`webgpu run ${spec.kind}: expected ${arity[0]} inputs and ${arity[1]} outputs, got ${inputs.length} and ${outputs.length}`);
@@ -277,7 +277,13 @@ export class WebGPUBackend implements Backend {
       return temps[r.index]!;
     };
     for (const src of plan.warm ?? []) this.pipelines.get(src);
+    const copiesBefore = (i: number) => {
+      for (const c of plan.copies ?? []) {
+        if (c.beforeStep === i && c.words > 0) this.queue.copy(resolve(c.from).buffer, resolve(c.to).buffer, 4 * c.words, 4 * c.fromOffset, 4 * c.toOffset);
+      }
+    };
     for (const [i, step] of plan.steps.entries()) {
+      copiesBefore(i);
       for (const t of plan.textures ?? []) {
         if (t.beforeStep !== i) continue;
         const src = resolve(t.from).buffer;
@@ -301,6 +307,7 @@ export class WebGPUBackend implements Backend {
       const { pipeline, layout } = this.pipelines.get(step.source);
       this.queue.dispatch(pipeline, layout, step.source, step.bind.map(resolve), step.uniforms, step.workgroups);
     }
+    copiesBefore(plan.steps.length);
     for (const a of aliased) {
       this.queue.copy(a.tmp, a.dst, a.bytes);
       this.texCache.invalidate(a.dst); // an in-place op's input, possibly cached during this plan
