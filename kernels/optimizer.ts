@@ -202,6 +202,17 @@ ${step}
   let tu = wg_sum(su, lid);
   if (lid == 0u) { part[2u * wgid] = tp; part[2u * wgid + 1u] = tu; }`;
 
+/** lambStats' storage step for element i: the new moments (stored) and the sums of p^2 and u^2. */
+const STATS_STEP = `    let gr = g[i];
+    let mn = m[i] * u.b1 + gr * u.omb1;
+    let vn = v[i] * u.b2 + (gr * gr) * u.omb2;
+    m2[i] = mn;
+    v2[i] = vn;
+    let pv = p[i];
+    let uu = direction(mn, vn) + pv * u.wd;
+    sp = sp + pv * pv;
+    su = su + uu * uu;`;
+
 type LambStatsSpec = Extract<KernelSpec, { kind: 'lambStats' }>;
 export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number }): KernelPlan {
   if (spec.parts < 1 || spec.parts > LAMB_MAX_PARTS) throw new Error(`lambStats: parts ${spec.parts} outside [1, ${LAMB_MAX_PARTS}]`);
@@ -238,15 +249,7 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
     wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
       storage(3, 'v', 'f32', 'read') + storage(4, 'm2', 'f32', 'write') + storage(5, 'v2', 'f32', 'write') + storage(6, 'part', 'f32', 'write') +
       lambLayout.wgsl(7) + DIR + '\n' +
-      entry(EW_WG, statsBody(EW_WG, 'u.size', `    let gr = g[i];
-    let mn = m[i] * u.b1 + gr * u.omb1;
-    let vn = v[i] * u.b2 + (gr * gr) * u.omb2;
-    m2[i] = mn;
-    v2[i] = vn;
-    let pv = p[i];
-    let uu = direction(mn, vn) + pv * u.wd;
-    sp = sp + pv * pv;
-    su = su + uu * uu;`)),
+      entry(EW_WG, statsBody(EW_WG, 'u.size', STATS_STEP)),
     bindings: ['read', 'read', 'read', 'read', 'write', 'write', 'write'], uniform: lambLayout,
   }));
   return {
@@ -343,15 +346,7 @@ export function lambStepKernel(spec: LambStepSpec): KernelPlan {
   var sp = 0.0;
   var su = 0.0;
   for (var i = start + lid; i < end; i = i + ${EW_WG}u) {
-    let gr = g[i];
-    let mn = m[i] * u.b1 + gr * u.omb1;
-    let vn = v[i] * u.b2 + (gr * gr) * u.omb2;
-    m2[i] = mn;
-    v2[i] = vn;
-    let pv = p[i];
-    let uu = direction(mn, vn) + pv * u.wd;
-    sp = sp + pv * pv;
-    su = su + uu * uu;
+${STATS_STEP}
   }
   let wn = sqrt(wg_sum(sp, lid));
   let un = sqrt(wg_sum(su, lid));
