@@ -1,5 +1,5 @@
-// Fused optimizer updates, one dispatch per parameter tensor (Adam/AdamW) or two (LAMB), instead
-// of ~10 elementwise dispatches each. Arithmetic in the composite's order (engine/optim/optimizer.ts)
+// Fused optimizer updates, one dispatch per large parameter tensor (Adam/AdamW) or two (LAMB) and
+// one for all the small tensors of a group together, instead of ~10 elementwise dispatches each. Arithmetic in the composite's order (engine/optim/optimizer.ts)
 // so results agree with it to float32 rounding.
 //   adamStep:   one invocation per element: reads p, g, m, v; writes p', m', v'. Several tensors (all
 //               under PACKED_MAX_SIZE) are packed into temps by buffer copies and updated by one dispatch.
@@ -8,8 +8,8 @@
 //               sums of p^2 and u^2 (fixed tree reduction: deterministic, no atomics).
 //   lambApply:  at most 128 workgroups looping over the elements; every workgroup sums the partials in the same fixed
 //               order (parts <= 256), so all agree on ||p||, ||u|| and the trust ratio.
-// Each has an image variant (inputs read as read-only storage textures, vec4 outputs) for tensors of at
-// least ADAM_IMAGE_MIN_SIZE elements where the backend reads images (llvmpipe: storage loads are per-lane loops).
+// adamStep (one tensor), lambStats and lambApply have an image variant (inputs read as read-only storage
+// textures, vec4 outputs) for tensors of at least ADAM_IMAGE_MIN_SIZE elements where the backend reads images (llvmpipe: storage loads are per-lane loops).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
