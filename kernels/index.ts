@@ -68,7 +68,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'attentionBackward': return attentionBackwardKernel(spec, opts.attention, opts.maxTextureDimension2D, opts.imageInputs);
     case 'layernormResidual': return layernormResidualKernel(spec);
     case 'adamStep': return adamStepKernel(spec, image);
-    case 'lambStep': return lambStepKernel(spec);
+    case 'lambStep': return lambStepKernel(spec, image);
     case 'lambStats': return lambStatsKernel(spec, image);
     case 'lambApply': return lambApplyKernel(spec, image);
     default: {

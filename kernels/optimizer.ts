@@ -181,11 +181,15 @@ function lambUniforms(spec: { size: number; parts: number; eps: number; bc1: num
 }
 
 /**
- * Workgroup size of the LAMB image variants: one llvmpipe SIMD group, whose workgroup sums need no
- * switching between a group's coroutines at each barrier. 64-lane workgroups spent most of the update
- * there: the embedding's lambStats 58-65 -> 20 ms (256 parts), lambApply 33 -> 11.5 ms.
+ * Workgroup size of the LAMB image variants, and of lambStats' and lambStep's storage kernels on software
+ * adapters: one llvmpipe SIMD group, whose workgroup sums need no switching between a group's coroutines
+ * at each barrier. 64-lane workgroups spent most of the update there: the embedding's lambStats 58-65 ->
+ * 20 ms (256 parts), lambApply 33 -> 11.5 ms; lambStep over BERT-small's 24 small tensors 2.3 -> 1.4 ms
+ * with 8 lanes instead of 256.
  */
 const IMAGE_WG = 8;
+/** Lanes of the storage kernels with workgroup sums: IMAGE_WG on software adapters (`image` set), EW_WG elsewhere. */
+const softLanes = (image: unknown) => (image ? IMAGE_WG : EW_WG);
 /**
  * lambStats' body: the lanes of workgroup wgid walk its chunk [start, end) of `count` items (elements or
  * texels) `lanes` apart with `step` (index i; it adds to sp, su), then store the part's two sums.
@@ -245,11 +249,12 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
       }],
     };
   }
-  const src = source('lambStats', () => ({
-    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
+  const lanes = softLanes(image);
+  const src = source(`lambStats:${lanes}`, () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(lanes) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
       storage(3, 'v', 'f32', 'read') + storage(4, 'm2', 'f32', 'write') + storage(5, 'v2', 'f32', 'write') + storage(6, 'part', 'f32', 'write') +
       lambLayout.wgsl(7) + DIR + '\n' +
-      entry(EW_WG, statsBody(EW_WG, 'u.size', STATS_STEP)),
+      entry(lanes, statsBody(lanes, 'u.size', STATS_STEP)),
     bindings: ['read', 'read', 'read', 'read', 'write', 'write', 'write'], uniform: lambLayout,
   }));
   return {
@@ -336,22 +341,23 @@ type LambStepSpec = Extract<KernelSpec, { kind: 'lambStep' }>;
  * with one part, so the norms, the trust ratio and p' equal lambStats + lambApply's bit for bit. The
  * moments are recomputed for p' rather than read back.
  */
-export function lambStepKernel(spec: LambStepSpec): KernelPlan {
-  const src = source('lambStep', () => ({
-    wgsl: WGSL_SPECIALS + wgReduce(EW_WG) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
+export function lambStepKernel(spec: LambStepSpec, image?: { maxTexDim: number }): KernelPlan {
+  const lanes = softLanes(image);
+  const src = source(`lambStep:${lanes}`, () => ({
+    wgsl: WGSL_SPECIALS + wgReduce(lanes) + storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') +
       storage(3, 'v', 'f32', 'read') + storage(4, 'off', 'i32', 'read') + storage(5, 'p2', 'f32', 'write') + storage(6, 'm2', 'f32', 'write') +
       storage(7, 'v2', 'f32', 'write') + lambLayout.wgsl(8) + DIR + '\n' +
-      entry(EW_WG, `  let start = u32(off[wgid]);
+      entry(lanes, `  let start = u32(off[wgid]);
   let end = u32(off[wgid + 1u]);
   var sp = 0.0;
   var su = 0.0;
-  for (var i = start + lid; i < end; i = i + ${EW_WG}u) {
+  for (var i = start + lid; i < end; i = i + ${lanes}u) {
 ${STATS_STEP}
   }
   let wn = sqrt(wg_sum(sp, lid));
   let un = sqrt(wg_sum(su, lid));
   let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
-  for (var i = start + lid; i < end; i = i + ${EW_WG}u) {
+  for (var i = start + lid; i < end; i = i + ${lanes}u) {
     let gr = g[i];
     let pv = p[i];
     let uu = direction(m[i] * u.b1 + gr * u.omb1, v[i] * u.b2 + (gr * gr) * u.omb2) + pv * u.wd;
