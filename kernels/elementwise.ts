@@ -107,13 +107,18 @@ export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan 
     // a contiguous suffix repeated along the other ([R, P] + [P], e.g. position embeddings added to
     // every batch row): it is read cyclically. The other variants are listed as alternates, so the
     // pipelines do not depend on the shapes.
+    // A one-element operand broadcast over a contiguous other (x * s, s a device scalar, as in gradient
+    // clipping) is a one-texel image: 7.8M elements 66 -> 6.6 ms on llvmpipe (the storage fallback's loads).
     const flat = coalesce(spec.outShape, [spec.aStrides, spec.bStrides]);
     const base = { key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH };
-    const variants = { whole: base, a: { ...base, cyclic: 'a' }, b: { ...base, cyclic: 'b' } };
+    const variants = {
+      whole: base, a: { ...base, cyclic: 'a' }, b: { ...base, cyclic: 'b' }, sa: { ...base, scalar: 'a' }, sb: { ...base, scalar: 'b' },
+    };
     const [sa, sb] = flat.strides as [number[], number[]];
     const isRow = (s: number[]) => s[0] === flat.shape[1] && s[1] === 1;
     const isRepeat = (s: number[]) => s[0] === 0 && s[1] === 1;
-    const kind = flat.shape.length === 1 ? (sa[0] === 1 && sb[0] === 1 ? 'whole' : null)
+    const kind = flat.shape.length === 1
+      ? (sa[0] === 1 && sb[0] === 1 ? 'whole' : sa[0] === 1 && sb[0] === 0 ? 'sb' : sa[0] === 0 && sb[0] === 1 ? 'sa' : null)
       : flat.shape.length === 2 ? (isRow(sa) && isRepeat(sb) ? 'b' : isRepeat(sa) && isRow(sb) ? 'a' : null) : null;
     const size = kind ? flat.shape.reduce((x, y) => x * y, 1) : -1;
     const others = (Object.keys(variants) as (keyof typeof variants)[]).filter((v) => v !== (kind ?? 'whole')).map((v) => imageElementwiseSource(variants[v]));

@@ -73,4 +73,27 @@ describe('image kernels == reference', () => {
     }
   });
 
+  it('binary with a one-element operand broadcast over the other (the scalar image kernel), either side, sizes 4k and not', async () => {
+    const before = gpu.matmulStrategy;
+    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+    try {
+      await fc.assert(fc.asyncProperty(fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(4, 40_000)), fc.integer({ min: 1, max: 3 }), fc.boolean(),
+        fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div', 'max'), seedA,
+        async (n, rank, scalarA, op, seed) => {
+          const rng = new SeededRandom(seed);
+          // The output [n] or [1, n] or [n, 1, 1]; the scalar with all strides 0.
+          const outShape = rank === 1 ? [n] : rank === 2 ? [1, n] : [n, 1, 1];
+          const full = contiguous(outShape);
+          const zero = outShape.map(() => 0);
+          const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: scalarA ? zero : full, bStrides: scalarA ? full : zero };
+          const x = values(rng, n, 3);
+          const s = [rng.normal() * 2 + (op === 'div' ? 3 : 0)];
+          const xs = op === 'div' && scalarA ? x.map((v) => v + (v >= 0 ? 1 : -1)) : x;
+          const { g, r } = await both(spec, scalarA ? [f32(s), f32(xs)] : [f32(xs), f32(s)], [fout(n)]);
+          expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
 });
