@@ -2,7 +2,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
-import { copyKernel } from './copy.js';
+import { copyKernel, packKernel } from './copy.js';
 import { planRowKernel, type RowStrategy } from './rows-strategy.js';
 import { attentionBackwardKernel, attentionKernel, type AttentionVariant } from './attention.js';
 import { dropoutKernel } from './dropout.js';
@@ -18,10 +18,10 @@ import { crossEntropyBackwardKernel, crossEntropyKernel, maskedSoftmaxKernel, so
 
 export * from './common.js';
 
-/** Number of input / output storages each kind takes (checked by the backend; adamStep and lambStep: for one tensor, see optimizerArity). */
+/** Number of input / output storages each kind takes (checked by the backend; the list kinds adamStep, lambStep, pack, unpack: for one tensor, see listArity). */
 export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
   fill: [0, 1], unary: [1, 1], affine: [1, 1], binary: [2, 1], where: [3, 1], cast: [1, 1], copy: [1, 1],
-  reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
+  pack: [1, 1], unpack: [1, 1], reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
   layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
   gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
   attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStep: [5, 3], lambStats: [4, 3], lambApply: [4, 1],
@@ -48,6 +48,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'where': return whereKernel(spec);
     case 'cast': return castKernel(spec);
     case 'copy': return copyKernel(spec);
+    case 'pack': case 'unpack': return packKernel(spec);
     case 'reduce': return reduceKernel(spec);
     case 'argmax': return argmaxKernel(spec);
     case 'matmul': return matmulKernel(spec);

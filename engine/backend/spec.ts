@@ -51,10 +51,18 @@ export interface MatmulEpilogue {
 }
 
 /** Inputs and outputs a matmul spec takes: 2 + bias + residual, 1 + savePre. */
-/** Inputs and outputs of the optimizer kinds over `sizes.length` tensors. */
-export function optimizerArity(spec: { kind: 'adamStep' | 'lambStep'; sizes: readonly number[] }): readonly [number, number] {
+/** The kinds over a list of `sizes.length` tensors. */
+export type ListKind = 'adamStep' | 'lambStep' | 'pack' | 'unpack';
+export const isListKind = (kind: string): kind is ListKind => kind === 'adamStep' || kind === 'lambStep' || kind === 'pack' || kind === 'unpack';
+/** Inputs and outputs of the kinds over `sizes.length` tensors. */
+export function listArity(spec: { kind: ListKind; sizes: readonly number[] }): readonly [number, number] {
   const n = spec.sizes.length;
-  return [4 * n + (spec.kind === 'lambStep' ? 1 : 0), 3 * n];
+  switch (spec.kind) {
+    case 'adamStep': return [4 * n, 3 * n];
+    case 'lambStep': return [4 * n + 1, 3 * n];
+    case 'pack': return [n, 1];
+    case 'unpack': return [1, n];
+  }
 }
 
 export function matmulArity(spec: { epilogue?: MatmulEpilogue }): readonly [number, number] {
@@ -105,6 +113,12 @@ export type KernelSpec =
       kind: 'copy'; dtype: DType; shape: number[];
       inStrides: number[]; inOffset: number; outStrides: number[]; outOffset: number;
     }
+  /**
+   * pack: the N inputs (sizes[i] elements each, any dtype moved as bits) one after another in one output
+   * of sum(sizes) elements; unpack: the reverse, one input split into N outputs.
+   */
+  | { kind: 'pack'; sizes: readonly number[] }
+  | { kind: 'unpack'; sizes: readonly number[] }
   /**
    * Reduction over the middle axis of x viewed as [outer, len, inner]:
    *   out[o, i] = reduce_j x[o, j, i], then multiplied by `scale` (sum only; mean = sum/len).

@@ -36,3 +36,19 @@ export function addRaw(a: Tensor, b: Tensor): Tensor {
 export function affineRaw(x: Tensor, scale: number, shift = 0): Tensor {
   return runKernel1({ kind: 'affine', size: x.size, scale, shift }, [x], x.shape);
 }
+
+/** The tensors' elements one after another in one 1-D tensor (WebGPU: buffer copies, no dispatch), unrecorded. */
+export function packRaw(ts: Tensor[]): Tensor {
+  const dtype = ts[0]?.dtype;
+  if (!dtype || ts.some((t) => t.dtype !== dtype || t.backend !== ts[0]!.backend)) throw new Error('pack: needs at least one tensor, all of one dtype and backend');
+  const total = ts.reduce((a, t) => a + t.size, 0);
+  return runKernel1({ kind: 'pack', sizes: ts.map((t) => t.size) }, ts, [total], dtype);
+}
+
+/** Splits the 1-D tensor `flat` into tensors of `shapes` (packRaw's reverse), unrecorded. */
+export function unpackRaw(flat: Tensor, shapes: Shape[]): Tensor[] {
+  const sizes = shapes.map(sizeOf);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (flat.rank !== 1 || flat.size !== total) throw new Error(`unpack: a 1-D tensor of ${total} elements is split into ${shapes.length} tensors, got shape [${flat.shape.join(', ')}]`);
+  return runKernel({ kind: 'unpack', sizes }, [flat], shapes.map((shape) => ({ shape, dtype: flat.dtype })));
+}

@@ -6,6 +6,7 @@
 import * as F from '../ops/api.js';
 import { keep, noGrad, tidy } from '../scope.js';
 import type { Tensor } from '../tensor.js';
+import { packRaw, unpackRaw } from '../ops/kernel.js';
 import { adamStepFused, lambStepFused, packable, type StepItem } from './fused.js';
 
 export interface ParamGroup {
@@ -232,23 +233,32 @@ export function decayGroups(named: [string, Tensor][], weightDecay: number): Par
 /**
  * Scales all gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:
  * coef = maxNorm / (norm + 1e-6), capped at 1). Returns the pre-clipping norm as a device scalar.
+ * The small gradients (fused.ts packable) travel packed into one vector (WebGPU: buffer copies), so
+ * their squares, sum and scaling are a few dispatches instead of a few per tensor.
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
   return noGrad(() => {
     const withGrad = params.filter((p) => p.grad);
     if (withGrad.length === 0) throw new Error('clipGradNorm: no parameter has a gradient');
+    const backend = withGrad[0]!.backend;
+    const small = withGrad.filter((p) => packable(p) && p.backend === backend);
+    const pack = small.length > 1;
+    const alone = pack ? withGrad.filter((p) => !small.includes(p)) : withGrad;
+    const flat = pack ? packRaw(small.map((p) => p.grad!)) : null; // [sum of the small sizes]
     const total = tidy(() => {
       let sq: Tensor | null = null;
-      for (const p of withGrad) {
-        const s = F.sum(F.mul(p.grad!, p.grad!));
+      for (const g of [...alone.map((p) => p.grad!), ...(flat ? [flat] : [])]) {
+        const s = F.sum(F.mul(g, g));
         sq = sq ? F.add(sq, s) : s;
       }
       return F.sqrt(sq!);
     });
     tidy(() => {
       const coef = F.minimum(F.div(maxNorm, F.add(total, 1e-6)), 1);
-      for (const p of withGrad) p.grad = F.mul(p.grad!, coef);
+      for (const p of alone) p.grad = F.mul(p.grad!, coef);
+      if (flat) unpackRaw(F.mul(flat, coef), small.map((p) => p.shape)).forEach((g, i) => { small[i]!.grad = g; });
     });
+    flat?.dispose();
     return total;
   });
 }

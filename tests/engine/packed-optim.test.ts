@@ -1,3 +1,5 @@
+// pack / unpack (several tensors into one vector and back: buffer copies on WebGPU) on both backends,
+// and clipGradNorm, which packs the small gradients, against the per-tensor formula.
 // Small tensors updated together (kernels/optimizer.ts: adamStep over several tensors, lambStep): on
 // WebGPU the packed dispatch equals the per-tensor kernels bit for bit (same arithmetic per element,
 // same reduction order per tensor), for random sets of sizes incl. 1 and sizes around the 64-lane
@@ -7,7 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { Adam, AdamW, LAMB, ReferenceBackend, tensor, tidy, type Backend, type Optimizer, type Tensor } from '../../engine/index.js';
+import { Adam, AdamW, LAMB, ReferenceBackend, clipGradNorm, tensor, tidy, type Backend, type Optimizer, type Tensor } from '../../engine/index.js';
+import { packRaw, unpackRaw } from '../../engine/ops/kernel.js';
 import type { KernelSpec } from '../../engine/backend/spec.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { PACKED_MAX_SIZE } from '../../kernels/optimizer.js';
@@ -140,5 +143,55 @@ describe.runIf(gpu)('packed optimizer kernels on WebGPU', () => {
     expect(fused.dispatches.slice(2)).toEqual([large + 2, large + 2]);
     // Step 2 (tensor 2 skipped): the other four small ones share one dispatch.
     expect(fused.dispatches[1]).toBe(large + 1);
+  });
+});
+
+const BOTH: [string, Backend][] = [['reference', new ReferenceBackend()]];
+if (gpu) BOTH.push(['webgpu', gpu]);
+
+describe.each(BOTH)('pack / unpack on %s', (_name, backend) => {
+  it('pack is the concatenation and unpack its inverse (f32 and i32, sizes 1.. not multiples of 4)', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 7 }), fc.boolean(), async (sizes, ints) => {
+      const rng = new SeededRandom(sizes.length);
+      const data = sizes.map((n) => Array.from({ length: n }, () => (ints ? Math.floor(rng.normal() * 1000) : rng.normal())));
+      const ts = data.map((d, i) => tensor(d, i % 2 ? [d.length] : [1, d.length], { backend, dtype: ints ? 'i32' : 'f32' }));
+      const flat = packRaw(ts);
+      const back = unpackRaw(flat, ts.map((t) => t.shape));
+      const want = data.flat();
+      const got = Array.from(await flat.data());
+      if (ints) expect(got).toEqual(want);
+      else got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+      for (const [i, b] of back.entries()) {
+        expect(b.shape).toEqual(ts[i]!.shape);
+        expect(Array.from(await b.data())).toEqual(Array.from(await ts[i]!.data()));
+      }
+      for (const t of [...ts, flat, ...back]) t.dispose();
+    }), { numRuns: 10 });
+  });
+
+  it('unpack rejects a vector of the wrong length, naming it', () => {
+    const flat = tensor([1, 2, 3], [3], { backend });
+    expect(() => unpackRaw(flat, [[2], [2]])).toThrow(/a 1-D tensor of 4 elements .* got shape \[3\]/);
+    flat.dispose();
+  });
+
+  it('clipGradNorm over small (packed) and large gradients: norm and scaled gradients as the formula', async () => {
+    const rng = new SeededRandom(5);
+    const sizes = [3, 64, 300, 4095, PACKED_MAX_SIZE, 5000];
+    const grads = sizes.map((n) => Array.from({ length: n }, () => rng.normal()));
+    const norm = Math.sqrt(grads.flat().reduce((a, v) => a + v * v, 0));
+    for (const maxNorm of [1, 1e6]) {
+      const params = sizes.map((n) => tensor(new Float32Array(n), [n], { backend, requiresGrad: true }));
+      params.forEach((p, i) => { p.grad = tensor(grads[i]!, [sizes[i]!], { backend }); });
+      const total = clipGradNorm(params, maxNorm);
+      expect((await total.data())[0]).toBeCloseTo(norm, 2);
+      const coef = Math.min(maxNorm / (norm + 1e-6), 1);
+      for (const [i, p] of params.entries()) {
+        const g = await p.grad!.data();
+        grads[i]!.forEach((v, j) => expect(Math.abs(g[j]! - v * coef)).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
+      }
+      total.dispose();
+      for (const p of params) p.dispose();
+    }
   });
 });

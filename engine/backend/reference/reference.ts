@@ -107,6 +107,16 @@ export class ReferenceBackend implements Backend {
       case 'cast':
         for (let i = 0; i < spec.size; i++) y[0][i] = spec.to === 'i32' ? Math.trunc(x[0][i]) : x[0][i];
         return;
+      case 'pack': {
+        let at = 0;
+        spec.sizes.forEach((n, i) => { y[0].set(x[i]!.subarray(0, n), at); at += n; });
+        return;
+      }
+      case 'unpack': {
+        let at = 0;
+        spec.sizes.forEach((n, i) => { y[i]!.set(x[0].subarray(at, at + n)); at += n; });
+        return;
+      }
       case 'copy': {
         const io = stridedOffsets(spec.shape, spec.inStrides, spec.inOffset);
         const oo = stridedOffsets(spec.shape, spec.outStrides, spec.outOffset);
