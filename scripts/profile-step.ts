@@ -1,7 +1,7 @@
 // Where the time of a BERT-small training step goes, per kernel spec:
 //   npx tsx scripts/profile-step.ts [--layers 2] [--hidden 256] [--heads 4] [--intermediate 512] [--vocab 30522]
-//                                   [--batch 32] [--seq 128] [--reps 3]
-// (the demo's model: --layers 1 --hidden 64 --heads 2 --intermediate 256 --vocab 8000 --batch 128 --seq 24)
+//                                   [--batch 32] [--seq 128] [--reps 3] [--clip 0]
+// (the demo's model and step: --layers 1 --hidden 64 --heads 2 --intermediate 256 --vocab 8000 --batch 128 --seq 24 --clip 1)
 //
 // compatibility-mode WebGPU has no timestamp queries, so this records every KernelSpec one
 // training step sends to the backend (frees deferred so its inputs stay alive), then replays each
@@ -10,7 +10,7 @@
 
 import { createNodeBackend } from '../engine/backend/webgpu/node.js';
 import type { KernelSpec, Storage } from '../engine/backend/spec.js';
-import { Adam, tensor, type Tensor } from '../engine/index.js';
+import { Adam, clipGradNorm, tensor, type Tensor } from '../engine/index.js';
 import { BertForSequenceClassification } from '../models/heads.js';
 import { bertConfig } from '../models/configs.js';
 import { parseArgs, s } from '../train/index.js';
@@ -19,6 +19,7 @@ const { config: args } = parseArgs(process.argv.slice(2), s.object({
   layers: s.int({ min: 1, default: 2 }), hidden: s.int({ min: 4, default: 256 }), heads: s.int({ min: 1, default: 4 }),
   intermediate: s.int({ min: 1, default: 512 }), vocab: s.int({ min: 2, default: 30522 }),
   batch: s.int({ min: 1, default: 32 }), seq: s.int({ min: 1, default: 128 }), reps: s.int({ min: 1, default: 3 }),
+  clip: s.number({ min: 0, default: 0, description: 'clip gradients to this global norm before the step (0: no clipping)' }),
 }));
 const be = await createNodeBackend();
 const cfg = bertConfig({
@@ -33,6 +34,7 @@ const labels = tensor(Array.from({ length: B }, (_, i) => i % 2), [B], { backend
 const step = () => {
   const out = model.forward({ inputIds, labels }) as { loss: Tensor | null };
   out.loss!.backward();
+  if (args.clip > 0) clipGradNorm(model.parameters(), args.clip).dispose();
   opt.step();
   opt.zeroGrad();
   out.loss!.dispose();
