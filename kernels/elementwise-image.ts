@@ -1,5 +1,5 @@
-// Image-input variants of the memory-bound elementwise kernels (unary, same-shape binary, a tensor with
-// a repeated suffix or a scalar, dropout).
+// Image-input variants of the memory-bound elementwise kernels (unary, affine, same-shape binary, a tensor
+// with a repeated suffix or a scalar, dropout).
 //
 // On Mesa llvmpipe a storage-buffer load is a per-SIMD-lane scalar loop (~30 ns per vec4 and
 // invocation) while a read-only storage-texture ('image') texel load costs ~1 ns and a vec4 store
@@ -10,7 +10,7 @@
 import { EW_WG, UniformLayout, ceilDiv, entry, inp, linearTextureShape, out, source, tex, type KernelPlan, type KernelSource, type TextureStep } from './common.js';
 
 const layout = new UniformLayout([
-  ['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32'], ['period', 'u32'], ['sh_c', 'u32'],
+  ['texels', 'u32'], ['sh', 'u32'], ['seed', 'u32'], ['threshold', 'f32'], ['scale', 'f32'], ['shift', 'f32'], ['period', 'u32'], ['sh_c', 'u32'],
 ]);
 
 export interface ImageElementwise {
@@ -22,8 +22,8 @@ export interface ImageElementwise {
   expr: string;
   /** WGSL declarations the expression needs (math helpers, the RNG). */
   prelude?: string;
-  /** Extra uniforms (seed, threshold, scale). */
-  uniforms?: { seed?: number; threshold?: number; scale?: number };
+  /** Extra uniforms (seed, threshold, scale, shift). */
+  uniforms?: { seed?: number; threshold?: number; scale?: number; shift?: number };
   /**
    * An input that repeats along the output (a broadcast suffix such as a [T, H] table added to every
    * batch row): its texel for output texel t is t % u.period, from its own smaller texture.
@@ -86,7 +86,7 @@ export function imageElementwisePlan(
     steps: [{
       source: src, bind: [...bind, out(0)],
       uniforms: {
-        texels, sh: Math.log2(shape.width), seed: k.uniforms?.seed ?? 0, threshold: k.uniforms?.threshold ?? 0, scale: k.uniforms?.scale ?? 0,
+        texels, sh: Math.log2(shape.width), seed: k.uniforms?.seed ?? 0, threshold: k.uniforms?.threshold ?? 0, scale: k.uniforms?.scale ?? 0, shift: k.uniforms?.shift ?? 0,
         period: period / 4, sh_c: cshape ? Math.log2(cshape.width) : 0,
       },
       workgroups: ceilDiv(texels, EW_WG),

