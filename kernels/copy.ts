@@ -6,33 +6,62 @@
 // Elements are moved as u32 bits, so one pipeline serves f32 and i32. Strides may be negative.
 
 import { MAX_DIMS, type KernelSpec } from '../engine/backend/spec.js';
-import { EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, out, runCounts, source, storage, stridedRuns, type CopyStep, type KernelPlan } from './common.js';
+import {
+  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, runCounts, source, storage, stridedRuns, tex,
+  type CopyStep, type KernelPlan,
+} from './common.js';
 
 const layout = new UniformLayout([
-  ['shape', 'u32x8'], ['st_in', 'i32x8'], ['st_out', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32'], ['off_in', 'i32'], ['off_out', 'i32'],
+  ['shape', 'u32x8'], ['st_in', 'i32x8'], ['st_out', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32'], ['off_in', 'i32'], ['off_out', 'i32'], ['sh', 'u32'],
 ]);
 
+const copySource = source('copy', () => ({
+  wgsl: storage(0, 'x', 'u32', 'read') + storage(1, 'y', 'u32', 'write') + layout.wgsl(2) +
+    entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
+${forRun((j) => `    y[o_out + ${j}i * s0_out] = x[o_in + ${j}i * s0_in];`)}`),
+  bindings: ['read', 'write'], uniform: layout,
+}));
+/**
+ * The image variant (f32 only): x read as a read-only storage texture (texel e >> 2, component e & 3),
+ * the bits stored unchanged. On llvmpipe a storage load is a per-lane loop (~30 ns a vec4), an image
+ * fetch ~1 ns.
+ */
+const copyImageSource = source('copy:image', () => ({
+  wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
+    storage(1, 'y', 'u32', 'write') + layout.wgsl(2) + `fn ld1(e: i32) -> u32 {
+  let t = u32(e) >> 2u;
+  return bitcast<u32>(textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh))[u32(e) & 3u]);
+}
+` + entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
+${forRun((j) => `    y[o_out + ${j}i * s0_out] = ld1(o_in + ${j}i * s0_in);`)}`),
+  bindings: ['image', 'write'], uniform: layout,
+}));
+
 type CopySpec = Extract<KernelSpec, { kind: 'copy' }>;
-export function copyKernel(spec: CopySpec): KernelPlan {
+/** With `image` (software adapters) f32 copies read x through a texture of its elements up to the last one read. */
+export function copyKernel(spec: CopySpec, image?: { maxTexDim: number }): KernelPlan {
   if (spec.shape.length > MAX_DIMS) throw new Error(`copy: rank ${spec.shape.length} exceeds MAX_DIMS=${MAX_DIMS}`);
   if (spec.inStrides.length !== spec.shape.length || spec.outStrides.length !== spec.shape.length) {
     throw new Error('copy: strides must have the rank of shape');
   }
-  const src = source('copy', () => ({
-    wgsl: storage(0, 'x', 'u32', 'read') + storage(1, 'y', 'u32', 'write') + layout.wgsl(2) +
-      entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
-${forRun((j) => `    y[o_out + ${j}i * s0_out] = x[o_in + ${j}i * s0_in];`)}`),
-    bindings: ['read', 'write'], uniform: layout,
-  }));
   const c = coalesce(spec.shape, [spec.inStrides, spec.outStrides]);
   const { runs, total } = runCounts(c.shape);
+  const uniforms = { shape: c.shape, st_in: c.strides[0]!, st_out: c.strides[1]!, total, rank: c.shape.length, runs, off_in: spec.inOffset, off_out: spec.outOffset, sh: 0 };
+  // The last element read (strides may be negative: the offset then points past the lowest index).
+  const lastIn = spec.inOffset + spec.shape.reduce((a, d, i) => a + Math.max(0, (d - 1) * spec.inStrides[i]!), 0);
+  const shape = image && spec.dtype === 'f32' && total > 0 ? linearTextureShape(ceilDiv(lastIn + 1, 4), image.maxTexDim) : null;
+  if (shape) {
+    return {
+      temps: [],
+      textures: [{ from: inp(0), texels: ceilDiv(lastIn + 1, 4), width: shape.width, height: shape.height, beforeStep: 0 }],
+      steps: [{ source: copyImageSource, bind: [tex(0), out(0)], uniforms: { ...uniforms, sh: Math.log2(shape.width) }, workgroups: ceilDiv(total, EW_WG) }],
+      alternates: [copySource],
+    };
+  }
   return {
     temps: [],
-    steps: [{
-      source: src, bind: [inp(0), out(0)],
-      uniforms: { shape: c.shape, st_in: c.strides[0]!, st_out: c.strides[1]!, total, rank: c.shape.length, runs, off_in: spec.inOffset, off_out: spec.outOffset },
-      workgroups: ceilDiv(total, EW_WG),
-    }],
+    steps: [{ source: copySource, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(total, EW_WG) }],
+    alternates: image ? [copyImageSource] : [],
   };
 }
 

@@ -47,7 +47,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'binary': return binaryKernel(spec, image);
     case 'where': return whereKernel(spec);
     case 'cast': return castKernel(spec);
-    case 'copy': return copyKernel(spec);
+    case 'copy': return copyKernel(spec, image);
     case 'pack': case 'unpack': return packKernel(spec);
     case 'reduce': return reduceKernel(spec);
     case 'argmax': return argmaxKernel(spec);

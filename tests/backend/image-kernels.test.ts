@@ -73,6 +73,27 @@ describe('image kernels == reference', () => {
     }
   });
 
+  it('copy (the image kernel for f32) moves bit patterns unchanged: denormals, -0, NaN payloads, infinities', async () => {
+    const before = gpu.matmulStrategy;
+    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+    try {
+      const special = [0x00000001, 0x007fffff, 0x80000001, 0x80000000, 0x7fc00000, 0x7fa00001, 0xffc00123, 0x7f800000, 0xff800000, 0x3f800000];
+      const bits = Uint32Array.from({ length: 12 * 9 }, (_, i) => special[(i * 7) % special.length]!);
+      const x = gpu.alloc(bits.length, 'f32');
+      gpu.write(x, new Float32Array(bits.buffer));
+      const y = gpu.alloc(bits.length, 'f32');
+      // The transpose of a [12, 9] matrix.
+      gpu.run({ kind: 'copy', dtype: 'f32', shape: [9, 12], inStrides: [1, 9], inOffset: 0, outStrides: [12, 1], outOffset: 0 }, [x], [y]);
+      const out = new Uint32Array((await gpu.read(y) as Float32Array).buffer);
+      const want = Uint32Array.from({ length: bits.length }, (_, k) => bits[(k % 12) * 9 + Math.floor(k / 12)]!);
+      expect(Array.from(out)).toEqual(Array.from(want));
+      gpu.free(x);
+      gpu.free(y);
+    } finally {
+      gpu.setMatmulStrategy(before);
+    }
+  });
+
   it('affine (x * scale + shift), sizes 4k (the image kernel) and not', async () => {
     const before = gpu.matmulStrategy;
     if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
