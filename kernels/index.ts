@@ -1,6 +1,6 @@
 // Maps every KernelSpec kind to its kernel function. Each returns a KernelPlan (see common.ts).
 
-import type { KernelSpec } from '../engine/backend/spec.js';
+import { isListKind, listArity, matmulArity, type KernelSpec, type ListKind } from '../engine/backend/spec.js';
 import type { KernelPlan } from './common.js';
 import { copyKernel, packKernel } from './copy.js';
 import { planRowKernel, type RowStrategy } from './rows-strategy.js';
@@ -18,14 +18,21 @@ import { crossEntropyBackwardKernel, crossEntropyKernel, maskedSoftmaxKernel, so
 
 export * from './common.js';
 
-/** Number of input / output storages each kind takes (checked by the backend; the list kinds adamStep, lambStep, pack, unpack: for one tensor, see listArity). */
-export const ARITY: Record<KernelSpec['kind'], readonly [number, number]> = {
+/** Inputs and outputs of the kinds with a fixed count (matmul and the list kinds: `arity`). */
+const FIXED_ARITY: Record<Exclude<KernelSpec['kind'], 'matmul' | ListKind>, readonly [number, number]> = {
   fill: [0, 1], unary: [1, 1], affine: [1, 1], binary: [2, 1], where: [3, 1], cast: [1, 1], copy: [1, 1],
-  pack: [1, 1], unpack: [1, 1], reduce: [1, 1], argmax: [1, 1], matmul: [2, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
+  reduce: [1, 1], argmax: [1, 1], softmax: [1, 1], maskedSoftmax: [2, 1], softmaxBackward: [2, 1],
   layernorm: [3, 3], layernormBackward: [5, 3], crossEntropy: [2, 1], crossEntropyBackward: [3, 1],
   gather: [2, 1], scatterAdd: [2, 1], topk: [1, 1], gatherLast: [2, 1], scatterLast: [2, 1], dropout: [1, 1],
-  attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], adamStep: [4, 3], lambStep: [5, 3], lambStats: [4, 3], lambApply: [4, 1],
+  attention: [4, 2], attentionBackward: [7, 3], layernormResidual: [4, 4], lambStats: [4, 3], lambApply: [4, 1],
 };
+
+/** Number of input / output storages `spec` takes (checked by the backend). */
+export function arity(spec: KernelSpec): readonly [number, number] | undefined {
+  if (spec.kind === 'matmul') return matmulArity(spec);
+  if (isListKind(spec.kind)) return listArity(spec as Extract<KernelSpec, { kind: ListKind }>);
+  return FIXED_ARITY[spec.kind];
+}
 
 /** Per-backend choices among a kind's kernel variants. */
 export interface PlanOptions {

@@ -64,6 +64,14 @@ const imageDecl = (names: string[]) => 'requires readonly_and_readwrite_storage_
 /** The texture steps of an image variant's first `n` inputs. */
 const imageTextures = (n: number, im: { texels: number; width: number; height: number }) =>
   [...Array(n).keys()].map((i) => ({ from: inp(i), texels: im.texels, width: im.width, height: im.height, beforeStep: 0 }));
+/** The plan of an image kernel reading p, g, m, v as textures and writing three outputs (adamStep, lambStats). */
+function imagePlan(src: KernelSource, im: { texels: number; width: number; height: number; sh: number }, uniforms: Record<string, number>, workgroups: number): KernelPlan {
+  return {
+    temps: [],
+    textures: imageTextures(4, im),
+    steps: [{ source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)], uniforms: { ...uniforms, texels: im.texels, sh: im.sh }, workgroups }],
+  };
+}
 /** WGSL: c = the image coordinate of texel `t` (a linear array of width 2^u.sh). */
 const coord = (t: string) => `    let c = vec2<u32>(${t} & ((1u << u.sh) - 1u), ${t} >> u.sh);`;
 
@@ -110,14 +118,7 @@ ${coord('gid')}
   p2[gid] = ${dec ? 'pv * u.decay' : 'pv'} - direction4(mn, vn) * u.lr;`),
       bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: adamImageLayout,
     }));
-    return {
-      temps: [],
-      textures: imageTextures(4, im),
-      steps: [{
-        source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
-        uniforms: { ...adamUniforms(spec, size), texels: im.texels, sh: im.sh }, workgroups: ceilDiv(im.texels, EW_WG),
-      }],
-    };
+    return imagePlan(src, im, adamUniforms(spec, size), ceilDiv(im.texels, EW_WG));
   }
   const src = source(`adamStep:${l2 ? 'l2' : dec ? 'decoupled' : 'plain'}`, () => ({
     wgsl: storage(0, 'p', 'f32', 'read') + storage(1, 'g', 'f32', 'read') + storage(2, 'm', 'f32', 'read') + storage(3, 'v', 'f32', 'read') +
@@ -239,15 +240,7 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
     su = su + dot(uu, uu);`)),
       bindings: ['image', 'image', 'image', 'image', 'write', 'write', 'write'], uniform: lambImageLayout,
     }));
-    return {
-      temps: [],
-      textures: imageTextures(4, im),
-      steps: [{
-        source: src, bind: [tex(0), tex(1), tex(2), tex(3), out(0), out(1), out(2)],
-        uniforms: { ...lambUniforms(spec, { lr: 0, b1: spec.beta1, b2: spec.beta2 }), chunk: ceilDiv(im.texels, spec.parts), texels: im.texels, sh: im.sh },
-        workgroups: spec.parts,
-      }],
-    };
+    return imagePlan(src, im, { ...lambUniforms(spec, { lr: 0, b1: spec.beta1, b2: spec.beta2 }), chunk: ceilDiv(im.texels, spec.parts) }, spec.parts);
   }
   const lanes = softLanes(image);
   const src = source(`lambStats:${lanes}`, () => ({

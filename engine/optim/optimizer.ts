@@ -243,7 +243,8 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): Tensor {
     const backend = withGrad[0]!.backend;
     const small = withGrad.filter((p) => packable(p) && p.backend === backend);
     const pack = small.length > 1;
-    const alone = pack ? withGrad.filter((p) => !small.includes(p)) : withGrad;
+    const packed = new Set(pack ? small : []);
+    const alone = withGrad.filter((p) => !packed.has(p));
     const flat = pack ? packRaw(small.map((p) => p.grad!)) : null; // [sum of the small sizes]
     const total = tidy(() => {
       let sq: Tensor | null = null;

@@ -24,6 +24,17 @@ beforeAll(async () => {
 });
 afterAll(() => gpu.destroy());
 
+/** Runs `f` with the backend on an image matmul strategy (so PlanOptions.imageInputs holds), then restores it. */
+async function withImageStrategy(f: () => Promise<void>): Promise<void> {
+  const before = gpu.matmulStrategy;
+  if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
+  try {
+    await f();
+  } finally {
+    gpu.setMatmulStrategy(before);
+  }
+}
+
 describe('image kernels == reference', () => {
   it('scatterAdd, dim a multiple of 4: image and storage sum kernels equal the reference and each other bit for bit', async () => {
     const before = gpu.matmulStrategy;
@@ -53,9 +64,7 @@ describe('image kernels == reference', () => {
   });
 
   it('binary with one operand repeated along the other ([R, P] and [P]: the cyclic image kernel), either side, P % 4 == 0 or not', async () => {
-    const before = gpu.matmulStrategy;
-    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
-    try {
+    await withImageStrategy(async () => {
       await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div'), seedA,
         async (rows, p, repeatA, op, seed) => {
           const rng = new SeededRandom(seed);
@@ -68,15 +77,11 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, [f32(a), f32(b)], [fout(rows * p)]);
           expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
         }), { numRuns: RUNS });
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
+    });
   });
 
   it('copy (the image kernel for f32) moves bit patterns unchanged: denormals, -0, NaN payloads, infinities', async () => {
-    const before = gpu.matmulStrategy;
-    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
-    try {
+    await withImageStrategy(async () => {
       const special = [0x00000001, 0x007fffff, 0x80000001, 0x80000000, 0x7fc00000, 0x7fa00001, 0xffc00123, 0x7f800000, 0xff800000, 0x3f800000];
       const bits = Uint32Array.from({ length: 12 * 9 }, (_, i) => special[(i * 7) % special.length]!);
       const x = gpu.alloc(bits.length, 'f32');
@@ -89,15 +94,11 @@ describe('image kernels == reference', () => {
       expect(Array.from(out)).toEqual(Array.from(want));
       gpu.free(x);
       gpu.free(y);
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
+    });
   });
 
   it('affine (x * scale + shift), sizes 4k (the image kernel) and not', async () => {
-    const before = gpu.matmulStrategy;
-    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
-    try {
+    await withImageStrategy(async () => {
       await fc.assert(fc.asyncProperty(fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(4, 40_000)), fc.double({ min: -5, max: 5, noNaN: true }), fc.double({ min: -5, max: 5, noNaN: true }), seedA,
         async (size, scale, shift, seed) => {
           const rng = new SeededRandom(seed);
@@ -105,15 +106,11 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, [f32(values(rng, size, 3))], [fout(size)]);
           expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 1e-6 }, spec);
         }), { numRuns: RUNS });
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
+    });
   });
 
   it('binary with a one-element operand broadcast over the other (the scalar image kernel), either side, sizes 4k and not', async () => {
-    const before = gpu.matmulStrategy;
-    if (strategySupported('image-16x16', gpu.adapter.wgslFeatures)) gpu.setMatmulStrategy('image-16x16');
-    try {
+    await withImageStrategy(async () => {
       await fc.assert(fc.asyncProperty(fc.oneof(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(4, 40_000)), fc.integer({ min: 1, max: 3 }), fc.boolean(),
         fc.constantFrom<BinaryOp>('add', 'mul', 'sub', 'div', 'max'), seedA,
         async (n, rank, scalarA, op, seed) => {
@@ -129,8 +126,6 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, scalarA ? [f32(s), f32(xs)] : [f32(xs), f32(s)], [fout(n)]);
           expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 0 }, spec);
         }), { numRuns: RUNS });
-    } finally {
-      gpu.setMatmulStrategy(before);
-    }
+    });
   });
 });

@@ -4,8 +4,8 @@
 // Debug switch: env WEBGPU_DEBUG (or the `debug` option): 1 logs each dispatch, 2 adds submit
 // timings and pool stats at each read, 3 dumps the WGSL of every new pipeline.
 
-import { isListKind, listArity, matmulArity, type ListKind, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
-import { ARITY, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
+import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
+import { arity as specArity, planKernel, type BufRef, type KernelPlan } from '../../../kernels/index.js';
 import { isMatmulStrategy, readsTextures, type MatmulSpec, type MatmulStrategy } from '../../../kernels/matmul.js';
 import { matmulAuxSources, planMatmul } from '../../../kernels/matmul-strategy.js';
 import { cachedChoice, envStrategy, heuristicStrategy } from './autotune.js';
@@ -168,7 +168,7 @@ export class WebGPUBackend implements Backend {
 
   run(spec: KernelSpec, inputs: Storage[], outputs: Storage[]): void {
     this.checkAlive();
-    const arity = spec.kind === 'matmul' ? matmulArity(spec) : isListKind(spec.kind) ? listArity(spec as { kind: ListKind; sizes: readonly number[] }) : ARITY[spec.kind];
+    const arity = specArity(spec);
     if (!arity) throw new Error(`webgpu run: unknown kernel kind ${(spec as { kind: string }).kind}`);
     if (inputs.length !== arity[0] || outputs.length !== arity[1]) {
       throw new Error(`webgpu run ${spec.kind}: expected ${arity[0]} inputs and ${arity[1]} outputs, got ${inputs.length} and ${outputs.length}`);
