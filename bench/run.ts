@@ -40,18 +40,37 @@ const notes: string[] = [];
 // from 40 to 78 GFLOP/s on one day), so the load is recorded and comparisons belong within a run.
 const loadAtStart = loadavg()[0]!;
 
-/** Timing of `f` (after a warm-up call that compiles): `reps` calls, fewer once past the budget (at least 3). */
-async function timeIt(f: () => Promise<void>, reps: number, budgetMs = 4000): Promise<Timing> {
+/**
+ * Something timed: `calls` runs back to back, then one wait for all of them to finish (ours: one
+ * submit, as in a model step; a peer: one read of the last result).
+ */
+type Timed = (calls: number) => Promise<void>;
+/** Each sample lasts at least this long: enough calls that one wait and the wake-up of idle adapter threads amortise. */
+const SAMPLE_MS = 10;
+const MAX_CALLS = 16;
+
+/** Timing of `f` (after a warm-up call that compiles): `reps` samples, fewer once past the budget (at least 3). */
+async function timeIt(f: Timed, reps: number, budgetMs = 4000): Promise<Timing> {
   return (await timeInterleaved([f], reps, budgetMs))[0]!;
 }
 
 /**
- * Timings of `fs` in interleaved rounds (one run of each per round, the order reversed every other
- * round), so that the drift of a shared machine's speed (up to 3x within minutes here) hits all of
- * them alike and their ratios hold; timed one after another, a ratio moved by tens of percent.
+ * Per-call timings of `fs` in interleaved rounds (one sample of each per round, the order reversed
+ * every other round), so that the drift of a shared machine's speed (up to 3x within minutes here)
+ * hits all of them alike and their ratios hold; timed one after another, a ratio moved by tens of
+ * percent. A sample runs each function's calls back to back (as many as fill SAMPLE_MS, from its
+ * warm-up) and counts the mean: a lone call after the peer's CPU-bound turn also pays for waking
+ * llvmpipe's idle threads (0.2-1 ms measured: softmax 4096x256 1.9 ms warm, 2.3-4.1 ms right after
+ * 10-60 ms of busy or idle JS).
  */
-async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budgetMs = 8000): Promise<Timing[]> {
-  for (const f of fs) await f(); // warm-up (compile)
+async function timeInterleaved(fs: Timed[], reps: number, budgetMs = 8000): Promise<Timing[]> {
+  const calls: number[] = [];
+  for (const f of fs) {
+    await f(1); // compile
+    const t0 = performance.now();
+    await f(1);
+    calls.push(Math.max(1, Math.min(MAX_CALLS, Math.ceil(SAMPLE_MS / (performance.now() - t0)))));
+  }
   const ts: number[][] = fs.map(() => []);
   const start = performance.now();
   for (let r = 0; r < reps; r++) {
@@ -59,27 +78,34 @@ async function timeInterleaved(fs: (() => Promise<void>)[], reps: number, budget
     if (r % 2) order.reverse();
     for (const i of order) {
       const t0 = performance.now();
-      await fs[i]!();
-      ts[i]!.push(performance.now() - t0);
+      await fs[i]!(calls[i]!);
+      ts[i]!.push((performance.now() - t0) / calls[i]!);
     }
     if (performance.now() - start > budgetMs && r >= 2) break;
   }
   return ts.map(timing);
 }
 
+/** `f`'s result computed `calls` times in one submit (disposed after the wait). */
+const oursTimed = (be: WebGPUBackend, f: () => Tensor): Timed => async (calls) => {
+  const ys = Array.from({ length: calls }, () => tidy(f));
+  await be.sync();
+  for (const y of ys) y.dispose();
+};
+
 // ---- rooflines (raw WGSL on the same device) ---------------------------------------------------
 
-async function rawKernel(be: WebGPUBackend, wgsl: string, buffers: GPUBuffer[], workgroups: number): Promise<() => Promise<void>> {
+async function rawKernel(be: WebGPUBackend, wgsl: string, buffers: GPUBuffer[], workgroups: number): Promise<Timed> {
   const device = be.device;
   const module = device.createShaderModule({ code: wgsl });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
   const group = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
-  return async () => {
+  return async (calls) => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
-    pass.dispatchWorkgroups(workgroups);
+    for (let i = 0; i < calls; i++) pass.dispatchWorkgroups(workgroups);
     pass.end();
     device.queue.submit([enc.finish()]);
     await device.queue.onSubmittedWorkDone();
@@ -90,7 +116,7 @@ async function rawKernel(be: WebGPUBackend, wgsl: string, buffers: GPUBuffer[], 
  * A roofline kernel as a probe: timed inside a row's interleaved rounds, it gives the adapter's rate
  * at the moment of that row (`work` flops or bytes per call).
  */
-interface Probe { run: () => Promise<void>; work: number }
+interface Probe { run: Timed; work: number }
 const probeRate = (p: Probe, t: Timing) => p.work / t.median / 1e6;
 /** Percent of `roofRate`. */
 const pct = (rate: number, roofRate: number) => (rate / roofRate) * 100;
@@ -187,14 +213,14 @@ type PeerMake = (tf: Tf) => TfTensor[];
 type PeerOp = (tf: Tf, xs: TfTensor[]) => TfTensor;
 
 /** One peer run as a closure on inputs made up front (its backend selected), and their disposal. */
-async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: () => Promise<void>; dispose: () => void }> {
+async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: Timed; dispose: () => void }> {
   await p.tf.setBackend(p.name === 'tfjs-wasm' ? 'wasm' : 'webgpu');
   const xs = make(p.tf);
   return {
-    run: async () => {
-      const y = op(p.tf, xs);
-      await p.sync(y);
-      y.dispose();
+    run: async (calls) => {
+      const ys = Array.from({ length: calls }, () => op(p.tf, xs));
+      await p.sync(ys[calls - 1]!); // its queue runs in order: the last done, all done
+      for (const y of ys) y.dispose();
     },
     dispose: () => { for (const x of xs) x.dispose(); },
   };
@@ -206,7 +232,7 @@ async function peerRunner(p: Peer, make: PeerMake, op: PeerOp): Promise<{ run: (
  * hold while the machine's speed drifts); TensorFlow.js WebGPU, 20-60x slower here, runs after,
  * `slowReps` times.
  */
-async function versusPeers(peers: Peer[], ours: () => Promise<void>, make: PeerMake, op: PeerOp, reps: number, probe: Probe, slowReps = 3): Promise<{ ours: Timing; theirs: Record<string, number>; roof: number }> {
+async function versusPeers(peers: Peer[], ours: Timed, make: PeerMake, op: PeerOp, reps: number, probe: Probe, slowReps = 3): Promise<{ ours: Timing; theirs: Record<string, number>; roof: number }> {
   const theirs: Record<string, number> = {};
   const wasm = peers.find((p) => p.name === 'tfjs-wasm');
   let oursT: Timing;
@@ -242,7 +268,9 @@ async function main(): Promise<void> {
   notes.push('kernel rows: texture cache off (each call copies its texture inputs, as for freshly computed tensors); the training step runs with the default 256 MiB cache');
   notes.push('% of roofline: against the roofline kernel (FMA chains for GFLOP/s, storage copy for GB/s) timed in the same interleaved rounds as the row ' +
     '(the attention fwd+bwd row: just before and after it), so the share holds while the machine\'s speed drifts; the roofline rows above are the run\'s start');
-  notes.push('min ms: the fastest call of the row (other tenants of a shared machine only add time, so it shows the uncontended cost); rates, roofline shares and peer ratios use the medians');
+  notes.push(`samples: each runs a function's calls back to back (as many as fill ${SAMPLE_MS} ms, at most ${MAX_CALLS}; ours in one submit, a peer's followed by one read of the last result) and counts the time per call, ` +
+    'so a row is the steady throughput of a model step rather than a lone call\'s latency, which on this VM adds 0.2-1 ms for waking llvmpipe\'s idle threads (the rooflines, the attention fwd+bwd row and the training step take one call per sample)');
+  notes.push('min ms: the fastest sample of the row, per call (other tenants of a shared machine only add time, so it shows the uncontended cost); rates, roofline shares and peer ratios use the medians');
   const peers = await loadPeers();
   const fmtPeers = (ours: number, theirs: Record<string, number>) => Object.entries(theirs)
     .map(([n, ms]) => `${n} ${ms.toFixed(1)} ms (ours x${(ms / ours).toFixed(2)})`).join('; ');
@@ -259,7 +287,7 @@ async function main(): Promise<void> {
       const reps = m * n * k > 2e8 ? 5 : 9;
       // W as [k, n] on tfjs-wasm: XNNPACK's path (see the tfjs-wasm note); [n, k] transposed on tfjs-webgpu.
       const nn = (tf: Tf) => tf.getBackend() === 'wasm';
-      const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
+      const { ours: t, theirs, roof: rf } = await versusPeers(peers, oursTimed(be, () => F.matmul(a, w, { transB: true })),
         (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn(tf) ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn(tf)),
         reps, roof.fma, quick && m * n * k > 2e8 ? 0 : 3);
       const flops = 2 * m * n * k;
@@ -269,8 +297,8 @@ async function main(): Promise<void> {
       if (name.startsWith('BERT FF1')) {
         const b = randn([n], { backend: be, seed: 3 });
         const [fusedT, compT, probeT] = await timeInterleaved([
-          async () => { const y = F.linear(a, w, b, { activation: 'gelu' }); await be.sync(); y.dispose(); },
-          async () => { const y = tidy(() => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))); await be.sync(); y.dispose(); },
+          oursTimed(be, () => F.linear(a, w, b, { activation: 'gelu' })),
+          oursTimed(be, () => F.gelu(F.add(F.matmul(a, w, { transB: true }), b))),
           roof.fma.run,
         ], reps);
         const [fused, comp] = [fusedT!.median, compT!.median];
@@ -281,7 +309,7 @@ async function main(): Promise<void> {
       // here, ~1-2 ms) is made once, as TF.js WASM's [k, n] weight is made outside its timed region.
       if (name.startsWith('skinny')) {
         be.setTextureCacheBytes(DEFAULT_TEXTURE_CACHE_BYTES);
-        const { ours: tc, theirs: thc, roof: rfc } = await versusPeers(peers, async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); },
+        const { ours: tc, theirs: thc, roof: rfc } = await versusPeers(peers, oursTimed(be, () => F.matmul(a, w, { transB: true })),
           (tf) => [tf.randomNormal([m, k]), tf.randomNormal(nn(tf) ? [k, n] : [n, k])], (tf, [x, y]) => tf.matMul(x!, y!, false, !nn(tf)), reps, roof.fma, 3);
         be.setTextureCacheBytes(0);
         rows.push({ kernel: `matmul skinny, weight texture resident (${be.matmulStrategy})`, shape: `${m}x${k} @ ${n}x${k}^T`, ms: tc.median, minMs: tc.min, rate: flops / tc.median / 1e6, unit: 'GFLOP/s', roof: pct(flops / tc.median / 1e6, rfc), peers: fmtPeers(tc.median, thc) });
@@ -289,7 +317,7 @@ async function main(): Promise<void> {
       if (m <= 512) {
         const before = be.matmulStrategy;
         be.setMatmulStrategy('storage-reg8');
-        const [stT, probeT] = await timeInterleaved([async () => { const y = F.matmul(a, w, { transB: true }); await be.sync(); y.dispose(); }, roof.fma.run], 3, 4000);
+        const [stT, probeT] = await timeInterleaved([oursTimed(be, () => F.matmul(a, w, { transB: true })), roof.fma.run], 3, 4000);
         be.setMatmulStrategy(before);
         const st = stT!.median;
         rows.push({ kernel: 'matmul baseline (storage-reg8)', shape: `${m}x${k} @ ${n}x${k}^T`, ms: st, rate: flops / st / 1e6, unit: 'GFLOP/s', roof: pct(flops / st / 1e6, probeRate(roof.fma, probeT!)), peers: '' });
@@ -307,7 +335,7 @@ async function main(): Promise<void> {
     const attn = (F as unknown as { attention?: (q: Tensor, k: Tensor, v: Tensor, o: { scale: number }) => Tensor }).attention;
     const composite = () => F.matmul(F.softmax(F.mul(F.matmul(q, k, { transB: true }), scale)), v);
     const run = attn ? () => attn(q, k, v, { scale }) : composite;
-    const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = tidy(run); await be.sync(); y.dispose(); },
+    const { ours: t, theirs, roof: rf } = await versusPeers(peers, oursTimed(be, run),
       (tf) => [tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D]), tf.randomNormal([B * H, T, D])],
       (tf, [x, y, z]) => tf.tidy(() => tf.matMul(tf.softmax(tf.mul(tf.matMul(x!, y!, false, true), scale)), z!)), 5, roof.fma);
     const flops = 4 * B * H * T * T * D;
@@ -340,7 +368,7 @@ async function main(): Promise<void> {
         ['softmax', () => F.softmax(x), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.softmax(t!)],
         ['layernorm', () => F.layerNorm(x, g, b), (tf: Tf, [t]: import('@tensorflow/tfjs-core').Tensor[]) => tf.tidy(() => { const m = tf.moments(t!, -1, true); return tf.div(tf.sub(t!, m.mean), tf.sqrt(tf.add(m.variance, 1e-12))); })],
       ] as const) {
-        const { ours: t, theirs, roof: rf } = await versusPeers(peers, async () => { const y = tidy(f); await be.sync(); y.dispose(); },
+        const { ours: t, theirs, roof: rf } = await versusPeers(peers, oursTimed(be, f),
           (tf) => [tf.randomNormal([rowsN, len])], tff, 9, roof.copy, 5);
         const ms = t.median;
         rows.push({ kernel: name, shape: `${rowsN} rows x ${len}`, ms, minMs: t.min, rate: bytes / ms / 1e6, unit: 'GB/s', roof: pct(bytes / ms / 1e6, rf), peers: fmtPeers(ms, theirs) });
@@ -371,8 +399,9 @@ async function main(): Promise<void> {
     };
     await step();
     const d0 = be.stats().dispatches;
-    const ms = (await timeIt(step, 3, 60_000)).median;
-    const perStep = (be.stats().dispatches - d0) / 4;
+    await step();
+    const perStep = be.stats().dispatches - d0;
+    const ms = (await timeIt(async (calls) => { for (let i = 0; i < calls; i++) await step(); }, 3, 60_000)).median;
     const exs = (t: number) => B / (t / 1000);
     // The same model and step in TensorFlow.js (bench/tfjs-bert.ts): 1 warm-up step, then the
     // median of 3 on wasm, a single timed step on webgpu (tens of seconds each on llvmpipe).
