@@ -4,6 +4,8 @@
 # Dawn's Vulkan backend. Unlike llvmpipe through OpenGL ES (compatibility level), it has what real
 # GPUs have: 1 GiB storage bindings, subgroups, timestamp queries, Vulkan's validation of the
 # shaders and bindings. It is ~12x slower than llvmpipe, so it is not part of `npm test` / CI.
+# Without arguments it then runs scripts/browser-smoke.ts: the engine core bundled for the browser,
+# in the same Chromium, headless, on its own navigator.gpu, against the float64 reference.
 # Installs `chromium` and `libvulkan1` with apt-get when missing (root or sudo).
 # Usage: bash scripts/test-core-adapter.sh [vitest args, e.g. tests/backend]
 set -euo pipefail
@@ -29,4 +31,8 @@ export VK_ICD_FILENAMES="$ICD"
 export WEBGPU_BACKEND=vulkan
 echo "== SwiftShader ICD: $ICD"
 npx --no-install tsx scripts/probe-adapter.ts | head -1
-exec npx --no-install vitest run "$@"
+npx --no-install vitest run "$@"
+if [ $# -eq 0 ]; then
+  echo "== browser smoke (headless Chromium, navigator.gpu)"
+  npx --no-install tsx scripts/browser-smoke.ts
+fi
