@@ -63,25 +63,31 @@ function texPlan(spec: MatmulSpec, tile: TexTile, maxTexDim: number): KernelPlan
   return texMatmulPlan(spec, tile, maxTexDim);
 }
 
-/** Workgroups below which a long-K matmul is split along K (a few per core keeps all cores busy). */
-const SPLIT_BELOW_WORKGROUPS = 32;
+/**
+ * Workgroups below which a long-K matmul is split along K: one per llvmpipe thread (this machine's
+ * 2). More split only costs now: in-process A/B (image-16x16, min of 5-7 alternating runs), with 1
+ * workgroup 64x64x4096 takes 1.8 ms unsplit, 1.4 split in 2; with 2 or more, unsplit wins: 128x64x4096
+ * 1.8 vs 2.0, 64x256x4096 3.3 vs 3.5-4.1, 256x256x4096 13.0 vs 13.8-15.9 (split 2-8).
+ */
+const SPLIT_BELOW_WORKGROUPS = 2;
 const MAX_SPLIT = 8;
 /**
  * Longest K chunk: a workgroup's SIMD groups run one after another on llvmpipe, each re-reading the
- * workgroup's B columns (128 x K floats), which stay in the 512 KB L2 only for K <= ~1024. Measured
- * (in-process A/B, CPU time): 256x1024x4096 305 -> 246 ms, 256x512x4096 and 512x256x4096 up to 1.4x.
+ * workgroup's B columns (64 x K floats), which fall out of the caches at long K. Measured (same A/B,
+ * split into chunks of 8192 / 4096 / 2048 / 1024): 256x256x16384 67 / 60 / 60 / 64 ms (75 unsplit),
+ * 768x768x8192 260 / 267 / 268 ms (278 unsplit), 256x256x8192 28.1 / 28.9 / 30.3 (28.1 unsplit).
+ * (Chunks of 1024 paid before the 2-texel K loop and the 4x4 workgroups; now they cost 10-20%.)
  */
-const MAX_CHUNK = 1024;
+const MAX_CHUNK = 4096;
 /** Cap on the partial products (split * m * n floats, 64 MB): well inside any storage binding limit. */
 const MAX_PARTIAL_ELEMENTS = 1 << 24;
 
 /**
  * How many K chunks to compute in parallel (1: none). Only for A^T B without epilogue and batch 1:
- * the weight gradient dW = dY^T X of a linear layer, whose few output tiles (e.g. 256 x 256 -> 8
- * workgroups) each loop over every token (k = 4096). Both operands are K-major there, so a K chunk
+ * the weight gradient dW = dY^T X of a linear layer, whose output tiles (64 x 64 per workgroup) each
+ * loop over every token (k = 4096 for 32 x 128). Both operands are K-major there, so a K chunk
  * is a contiguous block of rows of each and the chunks are just a batch with strides; the partial
- * products are then summed by the `reduce` kernel. Measured on llvmpipe: 256x256x4096 1.3-2.6x.
- * Chunks are also kept to MAX_CHUNK.
+ * products are then summed by the `reduce` kernel. Chunks are also kept to MAX_CHUNK.
  */
 function kSplit(spec: MatmulSpec, tile: TexTile): number {
   if (!spec.transA || spec.transB || spec.batch !== 1 || spec.epilogue || spec.k < 1024) return 1;

@@ -117,11 +117,13 @@ describe('matmul K-split (texture strategies, A^T B)', () => {
     // The matmul runs the K chunks as a batch; 1 when there is no split.
     return Number(plan.steps.find((s) => s.source.key.startsWith('matmul-tex'))!.uniforms['batch']);
   };
-  it('splits few output tiles into enough workgroups, and long K into chunks of at most 1024', () => {
-    expect(chunks(256, 256, 4096)).toBe(4); // 16 tiles of 64x64 -> 64 workgroups (K chunks of 1024)
-    expect(chunks(512, 520, 1040)).toBe(2); // 45 tiles, but K > 1024
-    expect(chunks(1024, 1024, 1024)).toBe(1); // 128 tiles and K <= 1024
-    expect(chunks(1024, 1024, 8192)).toBe(8);
-    expect(chunks(30522, 256, 4096)).toBe(2); // partial products capped at 2^24 floats
+  it('splits a single output tile into two workgroups, and long K into chunks of at most 4096', () => {
+    expect(chunks(64, 64, 4096)).toBe(2); // 1 tile of 64x64 -> 2 workgroups
+    expect(chunks(64, 64, 512)).toBe(1); // K < 1024: never split
+    expect(chunks(128, 64, 4096)).toBe(1); // 2 tiles, K <= 4096
+    expect(chunks(256, 256, 4096)).toBe(1); // 16 tiles
+    expect(chunks(1024, 1024, 8192)).toBe(2); // K chunks of 4096
+    expect(chunks(256, 256, 65536)).toBe(8); // at most MAX_SPLIT chunks
+    expect(chunks(30522, 256, 16384)).toBe(2); // partial products capped at 2^24 floats (4 would need 2^25)
   });
 });
