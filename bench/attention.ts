@@ -90,17 +90,16 @@ export async function benchAttention(opts: Partial<AttentionBenchOptions> = {}):
   }
   const [c, z, ms] = samples as [number[][], number[][], number[][]];
   if (process.env['ATTN_SAMPLES']) console.log(JSON.stringify({ composite: c, fused: z, maskedSoftmax: ms }, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x) : x)));
-  const [cf, cb, zf, zb] = [median(c[0]!), median(c[1]!), median(z[0]!), median(z[1]!)];
-  const [cm, zm] = [Math.min(...c[1]!), Math.min(...z[1]!)];
   const times = (s: number[][]): PathTimes => ({ fwd: median(s[0]!), both: median(s[1]!), bothMin: Math.min(...s[1]!) });
+  const [tc, tz, tm] = [times(c), times(z), times(ms)];
   console.log(`attention B=${B} nh=${nh} T=${T} hs=${hs} dropout=${dropout} layout=${layout} (webgpu ${backend.adapter.backend} ${backend.adapter.device}, fused variant ${backend.attentionVariant}), median ms of ${iters} interleaved calls:`);
-  console.log(`  forward:          composite ${cf.toFixed(1)}   fused ${zf.toFixed(1)}   speedup ${(cf / zf).toFixed(2)}x`);
-  console.log(`  forward+backward: composite ${cb.toFixed(1)}   fused ${zb.toFixed(1)}   speedup ${(cb / zb).toFixed(2)}x   (minima ${cm.toFixed(1)} / ${zm.toFixed(1)} = ${(cm / zm).toFixed(2)}x)`);
-  console.log(`  composite with F.maskedSoftmax: forward ${median(ms[0]!).toFixed(1)}, forward+backward ${median(ms[1]!).toFixed(1)}`);
+  console.log(`  forward:          composite ${tc.fwd.toFixed(1)}   fused ${tz.fwd.toFixed(1)}   speedup ${(tc.fwd / tz.fwd).toFixed(2)}x`);
+  console.log(`  forward+backward: composite ${tc.both.toFixed(1)}   fused ${tz.both.toFixed(1)}   speedup ${(tc.both / tz.both).toFixed(2)}x   (minima ${tc.bothMin.toFixed(1)} / ${tz.bothMin.toFixed(1)} = ${(tc.bothMin / tz.bothMin).toFixed(2)}x)`);
+  console.log(`  composite with F.maskedSoftmax: forward ${tm.fwd.toFixed(1)}, forward+backward ${tm.both.toFixed(1)}`);
   for (const t of [q, k, v, mask, go]) t.dispose();
   if (opts.backend) backend.setAttentionVariant(variantBefore);
   else backend.destroy();
-  return { composite: times(c), fused: times(z), maskedSoftmax: times(ms) };
+  return { composite: tc, fused: tz, maskedSoftmax: tm };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -156,6 +156,21 @@ export interface KernelPlan {
  */
 export interface CopyStep { from: BufRef; fromOffset: number; to: BufRef; toOffset: number; words: number; beforeStep: number }
 
+/**
+ * The copies laying parts 0..N-1 (sizes[k] words, part(k)) one after another in `whole` ('pack'), or
+ * taking them back out of it ('unpack'), recorded before step `beforeStep`.
+ */
+export function packCopies(sizes: readonly number[], part: (k: number) => BufRef, whole: BufRef, dir: 'pack' | 'unpack', beforeStep: number): CopyStep[] {
+  let at = 0;
+  return sizes.map((words, k) => {
+    const offset = at;
+    at += words;
+    return dir === 'pack'
+      ? { from: part(k), fromOffset: 0, to: whole, toOffset: offset, words, beforeStep }
+      : { from: whole, fromOffset: offset, to: part(k), toOffset: 0, words, beforeStep };
+  });
+}
+
 /** Memoises KernelSources by key so WGSL is generated once per compile-time variant. */
 const sources = new Map<string, KernelSource>();
 export function source(key: string, build: () => Omit<KernelSource, 'key'>): KernelSource {

@@ -7,8 +7,8 @@
 
 import { MAX_DIMS, type KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, runCounts, source, storage, stridedRuns, tex,
-  type CopyStep, type KernelPlan,
+  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, packCopies, runCounts, source, storage, stridedRuns, tex,
+  type KernelPlan,
 } from './common.js';
 
 const layout = new UniformLayout([
@@ -71,15 +71,8 @@ export function copyKernel(spec: CopySpec, image?: { maxTexDim: number }): Kerne
 }
 
 type PackSpec = Extract<KernelSpec, { kind: 'pack' | 'unpack' }>;
-/** pack / unpack: buffer copies only (no dispatch), input i at word offset sum(sizes[0..i)) of the packed side. */
+/** pack / unpack: buffer copies only (no dispatch), tensor i at word offset sum(sizes[0..i)) of the packed side. */
 export function packKernel(spec: PackSpec): KernelPlan {
-  const copies: CopyStep[] = [];
-  let at = 0;
-  spec.sizes.forEach((words, i) => {
-    copies.push(spec.kind === 'pack'
-      ? { from: inp(i), fromOffset: 0, to: out(0), toOffset: at, words, beforeStep: 0 }
-      : { from: inp(0), fromOffset: at, to: out(i), toOffset: 0, words, beforeStep: 0 });
-    at += words;
-  });
+  const copies = spec.kind === 'pack' ? packCopies(spec.sizes, inp, out(0), 'pack', 0) : packCopies(spec.sizes, out, inp(0), 'unpack', 0);
   return { temps: [], steps: [], copies };
 }

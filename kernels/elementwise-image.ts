@@ -74,7 +74,7 @@ export function imageElementwisePlan(
   const cshape = k.cyclic && period > 0 && period % 4 === 0 && size % period === 0 ? linearTextureShape(period / 4, maxTexDim) : null;
   const fallback = storagePlan();
   if (!shape || (k.cyclic && !cshape)) return { ...fallback, alternates: [src, ...alternates] };
-  // Every input but the scalar gets a texture, numbered in input order.
+  // Every input gets a texture, numbered in input order: the cyclic one its period, the scalar one texel.
   const textures: TextureStep[] = k.inputs.map((name, i) => (name === k.cyclic
     ? { from: inp(i), texels: period / 4, width: cshape!.width, height: cshape!.height, beforeStep: 0 }
     : name === k.scalar ? { from: inp(i), texels: 1, width: 16, height: 1, beforeStep: 0 }

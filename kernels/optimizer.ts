@@ -13,8 +13,8 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, wgReduce,
-  type BufRef, type CopyStep, type KernelPlan, type KernelSource,
+  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, packCopies, source, storage, tex, tmp, wgReduce,
+  type BufRef, type KernelPlan, type KernelSource,
 } from './common.js';
 
 const adamLayout = new UniformLayout([
@@ -157,14 +157,12 @@ function packedPlan(sizes: readonly number[], extra: number, src: KernelSource, 
   if (n === 1) {
     return { temps: [], steps: [{ source: src, bind: [inp(0), inp(1), inp(2), inp(3), ...extras, out(0), out(1), out(2)], uniforms, workgroups }] };
   }
-  const off: number[] = [];
-  let total = 0;
-  for (const s of sizes) { off.push(total); total += s; }
-  const copies: CopyStep[] = [];
-  sizes.forEach((words, k) => {
-    for (let j = 0; j < 4; j++) copies.push({ from: inp(4 * k + j), fromOffset: 0, to: tmp(j), toOffset: off[k]!, words, beforeStep: 0 });
-    for (let j = 0; j < 3; j++) copies.push({ from: tmp(4 + j), fromOffset: off[k]!, to: out(3 * k + j), toOffset: 0, words, beforeStep: 1 });
-  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  // Input j of every tensor into temp j before the dispatch; output j of every tensor out of temp 4 + j after it.
+  const copies = [
+    ...[0, 1, 2, 3].flatMap((j) => packCopies(sizes, (k) => inp(4 * k + j), tmp(j), 'pack', 0)),
+    ...[0, 1, 2].flatMap((j) => packCopies(sizes, (k) => out(3 * k + j), tmp(4 + j), 'unpack', 1)),
+  ];
   const packed: BufRef[] = [0, 1, 2, 3].map(tmp);
   return {
     temps: Array(7).fill(Math.max(1, total)),

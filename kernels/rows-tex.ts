@@ -28,8 +28,8 @@
 // 1 + 1/SM_BLOCK exps per element).
 // Work: O(rows * len) per kernel; depth O(len) per row (O(rows) for the column reduction).
 
-import type { KernelSpec } from '../engine/backend/spec.js';
-import { MASK_ROW, softmaxGradScale } from './softmax.js';
+import { softmaxGradScale, type KernelSpec } from '../engine/backend/spec.js';
+import { MASK_ROW } from './softmax.js';
 import {
   UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep, type WgslType,

@@ -8,18 +8,11 @@
 //   crossEntropyBackward: (softmax - onehot) * dloss; zero row when ignored; an out-of-range label
 //     has an all-zero onehot (like the reference).
 
-import type { KernelSpec } from '../engine/backend/spec.js';
+import { softmaxGradScale, type KernelSpec } from '../engine/backend/spec.js';
 import { ROW_WG, UniformLayout, WGSL_SPECIALS, entry, inp, out, source, storage, wgReduce, type KernelPlan } from './common.js';
 
 const rowLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32']]);
 const ceLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['ignore', 'i32']]);
-
-/** softmaxBackward's scale (1 when absent; log-softmax takes none). */
-export function softmaxGradScale(spec: Extract<KernelSpec, { kind: 'softmaxBackward' }>): number {
-  const scale = spec.scale ?? 1;
-  if (spec.log && scale !== 1) throw new Error(`softmaxBackward: scale ${scale} with log (only softmax takes a scale)`);
-  return scale;
-}
 
 const PRELUDE = WGSL_SPECIALS + wgReduce(ROW_WG);
 const ROW_HEAD = `  let row = wgid;

@@ -50,7 +50,6 @@ export interface MatmulEpilogue {
   savePre?: boolean;
 }
 
-/** Inputs and outputs a matmul spec takes: 2 + bias + residual, 1 + savePre. */
 /** The kinds over a list of `sizes.length` tensors. */
 export type ListKind = 'adamStep' | 'lambStep' | 'pack' | 'unpack';
 export const isListKind = (kind: string): kind is ListKind => kind === 'adamStep' || kind === 'lambStep' || kind === 'pack' || kind === 'unpack';
@@ -65,9 +64,17 @@ export function listArity(spec: { kind: ListKind; sizes: readonly number[] }): r
   }
 }
 
+/** Inputs and outputs a matmul spec takes: 2 + bias + residual, 1 + savePre. */
 export function matmulArity(spec: { epilogue?: MatmulEpilogue }): readonly [number, number] {
   const e = spec.epilogue;
   return [2 + (e?.bias ? 1 : 0) + (e?.residual ? 1 : 0), 1 + (e?.savePre ? 1 : 0)];
+}
+
+/** softmaxBackward's scale (1 when absent); throws for a log-softmax given one (only softmax takes a scale). */
+export function softmaxGradScale(spec: { log: boolean; scale?: number }): number {
+  const scale = spec.scale ?? 1;
+  if (spec.log && scale !== 1) throw new Error(`softmaxBackward: scale ${scale} with log (only softmax takes a scale)`);
+  return scale;
 }
 
 /** Memory layout of fused attention's q, k, v, o: [B, nh, T, hs] or [B, T, nh, hs]. */

@@ -110,6 +110,17 @@ describe('F.maskedSoftmax == softmax(x * scale + mask)', () => {
     expect(maskGeometry([2, 3, 4, 5], [2, 3, 4, 5])).toEqual({ mdims: [1, 1, 24], mstrides: [0, 0, 1] });
   });
 
+  it('softmaxBackward takes a scale for softmax only: a log-softmax spec with one is rejected on both backends', () => {
+    for (const backend of [ref, gpu]) {
+      const y = backend.alloc(8, 'f32');
+      const dy = backend.alloc(8, 'f32');
+      const dx = backend.alloc(8, 'f32');
+      expect(() => backend.run({ kind: 'softmaxBackward', log: true, rows: 2, len: 4, scale: 2 }, [y, dy], [dx])).toThrow(/scale 2 with log/);
+      backend.run({ kind: 'softmaxBackward', log: true, rows: 2, len: 4, scale: 1 }, [y, dy], [dx]); // scale 1 is the default
+      for (const s of [y, dy, dx]) backend.free(s);
+    }
+  });
+
   it('rejects masks that do not fit, naming both shapes, and leaves no tensor behind', () => {
     const x = tensor(new Array(2 * 3 * 4).fill(0), [2, 3, 4], { backend: ref });
     const live = ref.liveCount();

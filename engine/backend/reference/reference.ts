@@ -2,7 +2,7 @@
 // float64 arithmetic. Slow and obviously correct; it is the oracle every test compares with,
 // and the backend finite-difference gradient checks run on.
 
-import { matmulArity, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
+import { matmulArity, softmaxGradScale, type Backend, type DType, type HostArray, type KernelSpec, type Storage } from '../spec.js';
 import { uniform } from '../../random.js';
 import { erf, unaryFn, binaryFn } from './math.js';
 import * as fused from './fused.js';
@@ -294,8 +294,7 @@ export class ReferenceBackend implements Backend {
 
   private softmaxBackward(spec: Extract<KernelSpec, { kind: 'softmaxBackward' }>, y: ArrayLike<number>, dy: ArrayLike<number>, dx: Float64Array | Int32Array): void {
     const { rows, len, log } = spec;
-    const scale = spec.scale ?? 1;
-    if (log && scale !== 1) throw new Error(`softmaxBackward: scale ${scale} with log (only softmax takes a scale)`);
+    const scale = softmaxGradScale(spec);
     for (let r = 0; r < rows; r++) {
       const o = r * len;
       let s = 0;
