@@ -257,6 +257,9 @@ export function lambStatsKernel(spec: LambStatsSpec, image?: { maxTexDim: number
   };
 }
 
+/** WGSL: LAMB's trust ratio ||p|| / ||u|| from wn, un (1 when either is 0), in every LAMB kernel. */
+const TRUST_RATIO = '  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);';
+
 /** WGSL: every workgroup's ||p||, ||u|| from the partials (same fixed order in all) and the trust ratio. */
 const RATIO = `  let inRange = lid < u.parts;
   let k = min(lid, u.parts - 1u);
@@ -264,7 +267,7 @@ const RATIO = `  let inRange = lid < u.parts;
   let tu = wg_sum(select(0.0, part[2u * k + 1u], inRange), lid);
   let wn = sqrt(tp);
   let un = sqrt(tu);
-  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);`;
+${TRUST_RATIO}`;
 
 type LambApplySpec = Extract<KernelSpec, { kind: 'lambApply' }>;
 export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number }): KernelPlan {
@@ -280,7 +283,7 @@ export function lambApplyKernel(spec: LambApplySpec, image?: { maxTexDim: number
   for (var k = lid; k < u.parts; k = k + ${IMAGE_WG}u) { sp = sp + part[2u * k]; su = su + part[2u * k + 1u]; }
   let wn = sqrt(wg_sum(sp, lid));
   let un = sqrt(wg_sum(su, lid));
-  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
+${TRUST_RATIO}
   let start = wgid * u.chunk;
   let end = min(start + u.chunk, u.texels);
   for (var t = start + lid; t < end; t = t + ${IMAGE_WG}u) {
@@ -347,7 +350,7 @@ ${STATS_STEP}
   }
   let wn = sqrt(wg_sum(sp, lid));
   let un = sqrt(wg_sum(su, lid));
-  let ratio = select(1.0, wn / max(un, 1e-30), wn > 0.0 && un > 0.0);
+${TRUST_RATIO}
   for (var i = start + lid; i < end; i = i + ${lanes}u) {
     let gr = g[i];
     let pv = p[i];
