@@ -182,7 +182,7 @@ export function source(key: string, build: () => Omit<KernelSource, 'key'>): Ker
   return s;
 }
 
-export type WgslType = 'f32' | 'i32' | 'u32' | 'vec2<u32>';
+export type WgslType = 'f32' | 'i32' | 'u32' | 'vec2<u32>' | 'vec4<u32>';
 
 /** `@group(0) @binding(i) var<storage, read|read_write> name: array<T>;` */
 export function storage(binding: number, name: string, type: WgslType, access: Access): string {

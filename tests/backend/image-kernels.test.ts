@@ -5,13 +5,14 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { BinaryOp, HostArray, KernelSpec } from '../../engine/backend/spec.js';
+import type { BinaryOp, DType, HostArray, KernelSpec } from '../../engine/backend/spec.js';
 import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import { SeededRandom } from '../../engine/random.js';
 import { createNodeBackend } from '../../engine/backend/webgpu/node.js';
 import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
-import { contiguous, expectClose, f32, fout, i32, ints, makeBoth, values } from '../helpers/kernel-check.js';
+import { contiguous, expectClose, expectEqualInts, f32, fout, i32, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
+import { copyKernel } from '../../kernels/copy.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -80,7 +81,54 @@ describe('image kernels == reference', () => {
     });
   });
 
-  it('copy (the image kernel for f32) moves bit patterns unchanged: denormals, -0, NaN payloads, infinities', async () => {
+  it('copy by groups of 4 (innermost axis contiguous, 4-aligned strides and offsets): image and storage kernels, f32 and i32, equal the reference; unaligned copies take the element kernels', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 0, maxLength: 4 }), fc.integer({ min: 1, max: 9 }), seedA,
+      fc.boolean(), fc.boolean(), fc.constantFrom('none', 'offset', 'length', 'stride'), async (outerShape, groups, seed, isInt, image, breakIt) => {
+        const rng = new SeededRandom(seed);
+        const n0 = 4 * groups - (breakIt === 'length' ? 1 : 0);
+        const shape = [...outerShape, n0];
+        const rank = shape.length;
+        // Input: the outer axes permuted inside a base whose rows are padded by whole groups; some
+        // outer axes expanded (stride 0) or reversed.
+        const perm = [...Array(rank - 1).keys()].sort(() => rng.next() - 0.5);
+        const baseShape = [...perm.map((d) => outerShape[d]! + Math.floor(rng.next() * 2)), n0 + 4 * Math.floor(rng.next() * 2) + (breakIt === 'stride' ? 1 : 0)];
+        const baseStrides = contiguous(baseShape);
+        const inStrides = [...outerShape.map((_, d) => baseStrides[perm.indexOf(d)]!), 1];
+        let inOffset = 4 * Math.floor(rng.next() * 3) + (breakIt === 'offset' ? 2 : 0);
+        for (let d = 0; d < rank - 1; d++) {
+          const u = rng.next();
+          if (u < 0.15) inStrides[d] = 0;
+          else if (u < 0.3) { inOffset += (shape[d]! - 1) * inStrides[d]!; inStrides[d] = -inStrides[d]!; }
+        }
+        const inSize = inOffset + 1 + shape.reduce((a, n, d) => a + (n - 1) * Math.max(0, inStrides[d]!), 0) + 5;
+        // Output: a concat part of a block whose rows are longer by whole groups.
+        const outer = [...outerShape.map((n) => n + Math.floor(rng.next() * 2)), n0 + 4 * Math.floor(rng.next() * 2)];
+        const outStrides = contiguous(outer);
+        const outOffset = 4 * Math.floor(rng.next() * 3);
+        const outSize = outOffset + prod(outer) + 3;
+        const dtype: DType = isInt ? 'i32' : 'f32';
+        const spec: KernelSpec = { kind: 'copy', dtype, shape, inStrides, inOffset, outStrides, outOffset };
+        // Groups of 4 iff every stride of an axis longer than 1 and both offsets are multiples of 4.
+        const by4 = (x: number) => x % 4 === 0;
+        const aligned = by4(n0) && by4(inOffset) && by4(outOffset) && shape.every((n, d) => n === 1 || (by4(inStrides[d]!) && by4(outStrides[d]!)) || d === rank - 1);
+        const plan = copyKernel(spec, image ? { maxTexDim: gpu.device.limits.maxTextureDimension2D } : undefined);
+        expect(plan.steps[0]!.source.key.startsWith('copy:4'), JSON.stringify(spec)).toBe(aligned);
+        const data = isInt ? i32(ints(rng, inSize, -1e6, 1e6)) : f32(values(rng, inSize));
+        const init = isInt ? ints(rng, outSize, -5, 5) : values(rng, outSize);
+        const run = async () => {
+          const { g, r } = await both(spec, [data], [{ dtype, size: outSize, init }]);
+          if (isInt) expectEqualInts(g[0]!, r[0]!, spec); else expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
+        };
+        if (image) await withImageStrategy(run);
+        else {
+          const before = gpu.matmulStrategy;
+          gpu.setMatmulStrategy('storage-tiled');
+          try { await run(); } finally { gpu.setMatmulStrategy(before); }
+        }
+      }), { numRuns: 40 });
+  });
+
+  it('copy (the image kernels for f32, by element and by groups of 4) moves bit patterns unchanged: denormals, -0, NaN payloads, infinities', async () => {
     await withImageStrategy(async () => {
       const special = [0x00000001, 0x007fffff, 0x80000001, 0x80000000, 0x7fc00000, 0x7fa00001, 0xffc00123, 0x7f800000, 0xff800000, 0x3f800000];
       const bits = Uint32Array.from({ length: 12 * 9 }, (_, i) => special[(i * 7) % special.length]!);
@@ -92,6 +140,12 @@ describe('image kernels == reference', () => {
       const out = new Uint32Array((await gpu.read(y) as Float32Array).buffer);
       const want = Uint32Array.from({ length: bits.length }, (_, k) => bits[(k % 12) * 9 + Math.floor(k / 12)]!);
       expect(Array.from(out)).toEqual(Array.from(want));
+      // The rows reversed: the kernel moving groups of 4.
+      const rev: KernelSpec = { kind: 'copy', dtype: 'f32', shape: [9, 12], inStrides: [-12, 1], inOffset: 96, outStrides: [12, 1], outOffset: 0 };
+      expect(copyKernel(rev, { maxTexDim: gpu.device.limits.maxTextureDimension2D }).steps[0]!.source.key).toBe('copy:4:image');
+      gpu.run(rev, [x], [y]);
+      const outRev = new Uint32Array((await gpu.read(y) as Float32Array).buffer);
+      expect(Array.from(outRev)).toEqual(Array.from({ length: bits.length }, (_, k) => bits[(8 - Math.floor(k / 12)) * 12 + (k % 12)]!));
       gpu.free(x);
       gpu.free(y);
     });
