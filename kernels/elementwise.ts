@@ -9,6 +9,7 @@ import {
 } from './common.js';
 import { WGSL_MATH } from './math.js';
 import { imageElementwisePlan, imageElementwiseSource } from './elementwise-image.js';
+import { stridedImageBinaryPlan, stridedImageBinarySource } from './binary-strided-image.js';
 
 /** Set when the backend reads inputs as images where a kernel supports it (elementwise-image.ts). */
 export interface ImageOption { maxTexDim: number }
@@ -125,8 +126,17 @@ export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan 
       ? (sa[0] === 1 && sb[0] === 1 ? 'whole' : sa[0] === 1 && sb[0] === 0 ? 'sb' : sa[0] === 0 && sb[0] === 1 ? 'sa' : null)
       : flat.shape.length === 2 ? (isRow(sa) && isRepeat(sb) ? 'b' : isRepeat(sa) && isRow(sb) ? 'a' : null) : null;
     const size = kind ? flat.shape.reduce((x, y) => x * y, 1) : -1;
-    const others = (Object.keys(variants) as (keyof typeof variants)[]).filter((v) => v !== (kind ?? 'whole')).map((v) => imageElementwiseSource(variants[v]));
-    return imageElementwisePlan(variants[kind ?? 'whole'], size, image.maxTexDim, () => binaryKernel(spec), kind === 'a' || kind === 'b' ? flat.shape[1]! : 0, others);
+    // Any other stride pattern (or a size the texel-wise kernels cannot take): both operands read
+    // through images with strided indexing (binary-strided-image.ts), else the storage kernel.
+    const storage = binaryKernel(spec);
+    let plan = imageElementwisePlan(variants[kind ?? 'whole'], size, image.maxTexDim, () => storage, kind === 'a' || kind === 'b' ? flat.shape[1]! : 0);
+    if (plan.steps[0]!.source === storage.steps[0]!.source) plan = stridedImageBinaryPlan(spec.op, expr, spec.outShape, spec.aStrides, spec.bStrides, image.maxTexDim) ?? storage;
+    // Every kernel the op could take is an alternate of the one taken: the pipelines do not depend on shapes.
+    const all = [
+      ...Object.values(variants).map((v) => imageElementwiseSource(v)),
+      stridedImageBinarySource(spec.op, expr, true), stridedImageBinarySource(spec.op, expr, false), storage.steps[0]!.source,
+    ];
+    return { ...plan, alternates: all.filter((a) => !plan.steps.some((st) => st.source === a)) };
   }
   const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source(`binary:${spec.op}`, () => ({

@@ -13,6 +13,7 @@ import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
 import { contiguous, expectClose, expectEqualInts, f32, fout, i32, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
 import { copyKernel } from '../../kernels/copy.js';
+import { binaryKernel } from '../../kernels/elementwise.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -160,6 +161,41 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, [f32(values(rng, size, 3))], [fout(size)]);
           expectClose(g[0]!, r[0]!, { rtol: 2e-6, atol: 1e-6 }, spec);
         }), { numRuns: RUNS });
+    });
+  });
+
+  it('binary with other broadcast patterns (the strided image kernels, by groups of 4 and by element) equals the reference; the storage kernel is not used', async () => {
+    const maxTexDim = gpu.device.limits.maxTextureDimension2D;
+    // Which kernel known patterns take.
+    const kernelOf = (outShape: number[], aStrides: number[], bStrides: number[]) =>
+      binaryKernel({ kind: 'binary', op: 'add', outShape, aStrides, bStrides }, { maxTexDim }).steps[0]!.source.key;
+    expect(kernelOf([2, 3, 8, 8], [192, 64, 8, 1], [8, 0, 0, 1])).toBe('binary:add:image-strided4'); // scores + mask [B, 1, 1, T]
+    expect(kernelOf([6, 8], [8, 1], [1, 0])).toBe('binary:add:image-strided4'); // [R, P] + [R, 1]
+    expect(kernelOf([6, 5], [5, 1], [1, 0])).toBe('binary:add:image-strided'); // P not a multiple of 4
+    expect(kernelOf([3, 2, 4], [4, 0, 1], [0, 4, 1])).toBe('binary:add:image-strided4'); // [3, 1, 4] + [1, 2, 4]
+    expect(kernelOf([3, 4, 2], [2, 0, 1], [0, 2, 1])).toBe('binary:add:image-strided'); // strides not multiples of 4
+    expect(kernelOf([6, 8], [8, 1], [8, 1])).toBe('ew-image:binary:add'); // texel-wise kinds keep their kernels
+    const ops: BinaryOp[] = ['add', 'sub', 'mul', 'div', 'max', 'lt', 'geluBackward'];
+    await withImageStrategy(async () => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 0, maxLength: 4 }), fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(4, 8, 12, 20)),
+        fc.constantFrom(...ops), seedA, async (outer, n0, op, seed) => {
+          const rng = new SeededRandom(seed);
+          const outShape = [...outer, n0];
+          // Each operand: every axis real or (probability 0.35) broadcast, contiguous over its real axes.
+          const operand = () => {
+            const shape = outShape.map((n) => (n > 1 && rng.next() < 0.35 ? 1 : n));
+            const strides = contiguous(shape).map((st, d) => (shape[d] === 1 ? 0 : st));
+            return { strides, size: prod(shape) };
+          };
+          const A = operand();
+          const B = operand();
+          const spec: KernelSpec = { kind: 'binary', op, outShape, aStrides: A.strides, bStrides: B.strides };
+          expect(binaryKernel(spec, { maxTexDim }).steps[0]!.source.key).not.toBe(`binary:${op}`);
+          const a = values(rng, A.size, 5);
+          const b = op === 'div' ? values(rng, B.size, 3).map((v) => v + (v >= 0 ? 1 : -1)) : values(rng, B.size, 5);
+          const { g, r } = await both(spec, [f32(a), f32(b)], [fout(prod(outShape))]);
+          expectClose(g[0]!, r[0]!, op === 'geluBackward' ? { rtol: 4e-6, atol: 5e-5 } : { rtol: 2e-6, atol: 0 }, spec);
+        }), { numRuns: 60 });
     });
   });
 
