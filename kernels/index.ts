@@ -68,7 +68,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'crossEntropyBackward': return crossEntropyBackwardKernel(spec);
     case 'gather': return gatherKernel(spec);
     case 'scatterAdd': return scatterAddKernel(spec, image);
-    case 'topk': return topkKernel(spec);
+    case 'topk': return topkKernel(spec, image);
     case 'gatherLast': return gatherLastKernel(spec);
     case 'scatterLast': return scatterLastKernel(spec);
     case 'dropout': return dropoutKernel(spec, image);

@@ -3,21 +3,26 @@
 //     after the previous pick in the order (value descending, index ascending), so no "taken" mask is
 //     needed; each round is a strided scan plus a (value, index) tree. O(rows * k * len) work,
 //     O(k * (len / ROW_WG + log ROW_WG)) depth per row.
+//   topk, image variant (software adapters, k <= TOPK_SERIAL_MAX): one invocation per row reads it
+//     through an image and keeps its k best in a sorted private list (insertion; an element no larger
+//     than the k-th is skipped with one compare). No barriers: on llvmpipe the workgroup kernel spent
+//     ~95 ms on 2048 rows of 32 (k = 8, a PKM layer's sub-key search), nearly all at its barriers.
 //   gatherLast: one invocation per output (r, j), moves u32 bits (f32 and i32 alike). O(rows * k);
 //     an index outside [0, len) gives 0.
 //   scatterLast: one invocation per output (r, c) summing g[r, j] over j with idx[r, j] == c in
 //     ascending j (deterministic, no atomics). O(rows * len * k).
 
 import type { KernelSpec } from '../engine/backend/spec.js';
-import { EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, wgReduce, type KernelPlan } from './common.js';
+import {
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, wgReduce, type KernelPlan,
+} from './common.js';
 
 const layout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['k', 'u32']]);
 
 type TopkSpec = Extract<KernelSpec, { kind: 'topk' }>;
-export function topkKernel(spec: TopkSpec): KernelPlan {
-  const src = source('topk', () => ({
-    wgsl: WGSL_SPECIALS + wgReduce(ROW_WG) + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'i32', 'write') + layout.wgsl(2) +
-      entry(ROW_WG, `  let row = wgid;
+const topkSource = source('topk', () => ({
+  wgsl: WGSL_SPECIALS + wgReduce(ROW_WG) + storage(0, 'x', 'f32', 'read') + storage(1, 'y', 'i32', 'write') + layout.wgsl(2) +
+    entry(ROW_WG, `  let row = wgid;
   if (row >= u.rows) { return; }
   let base = row * u.len;
   var pv = 0.0;
@@ -35,9 +40,64 @@ export function topkKernel(spec: TopkSpec): KernelPlan {
     pv = x[base + w];
     pi = w;
   }`),
-    bindings: ['read', 'write'], uniform: layout,
-  }));
-  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len, k: spec.k }, workgroups: spec.rows }] };
+  bindings: ['read', 'write'], uniform: layout,
+}));
+
+/** Largest k of the image variant (its private lists hold this many values and indices). */
+export const TOPK_SERIAL_MAX = 64;
+const imageLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['k', 'u32'], ['sh', 'u32']]);
+const topkImageSource = source('topk:image', () => ({
+  wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
+    storage(1, 'y', 'i32', 'write') + imageLayout.wgsl(2) + `fn ld1(e: u32) -> f32 {
+  let t = e >> 2u;
+  return textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh))[e & 3u];
+}
+` + entry(EW_WG, `  let row = gid;
+  if (row >= u.rows) { return; }
+  let base = row * u.len;
+  let k = u.k;
+  // tv[0 .. n) descending; on equal values the earlier index stays first (strict compares).
+  var tv: array<f32, ${TOPK_SERIAL_MAX}>;
+  var ti: array<u32, ${TOPK_SERIAL_MAX}>;
+  var n = 0u;
+  for (var j = 0u; j < u.len; j = j + 1u) {
+    let v = ld1(base + j);
+    if (n == k && !(v > tv[k - 1u])) { continue; }
+    var p = select(n, k - 1u, n == k);
+    loop {
+      if (p == 0u || !(v > tv[p - 1u])) { break; }
+      tv[p] = tv[p - 1u];
+      ti[p] = ti[p - 1u];
+      p = p - 1u;
+    }
+    tv[p] = v;
+    ti[p] = j;
+    n = min(n + 1u, k);
+  }
+  for (var t = 0u; t < k; t = t + 1u) { y[row * k + t] = i32(ti[t]); }`),
+  bindings: ['image', 'write'], uniform: imageLayout,
+}));
+
+/** With `image` (software adapters) and k <= TOPK_SERIAL_MAX: the per-row image kernel; else the workgroup one. */
+export function topkKernel(spec: TopkSpec, image?: { maxTexDim: number }): KernelPlan {
+  const texels = ceilDiv(spec.rows * spec.len, 4);
+  const shape = image && spec.k <= TOPK_SERIAL_MAX && texels > 0 ? linearTextureShape(texels, image.maxTexDim) : null;
+  if (shape) {
+    return {
+      temps: [],
+      textures: [{ from: inp(0), texels, width: shape.width, height: shape.height, beforeStep: 0 }],
+      steps: [{
+        source: topkImageSource, bind: [tex(0), out(0)],
+        uniforms: { rows: spec.rows, len: spec.len, k: spec.k, sh: Math.log2(shape.width) }, workgroups: ceilDiv(spec.rows, EW_WG),
+      }],
+      alternates: [topkSource],
+    };
+  }
+  return {
+    temps: [],
+    steps: [{ source: topkSource, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len, k: spec.k }, workgroups: spec.rows }],
+    alternates: image ? [topkImageSource] : [],
+  };
 }
 
 type GatherLastSpec = Extract<KernelSpec, { kind: 'gatherLast' }>;

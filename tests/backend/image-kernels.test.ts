@@ -14,6 +14,7 @@ import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js'
 import { contiguous, expectClose, expectEqualInts, f32, fout, i32, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
 import { copyKernel } from '../../kernels/copy.js';
 import { binaryKernel } from '../../kernels/elementwise.js';
+import { TOPK_SERIAL_MAX, topkKernel } from '../../kernels/topk.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -196,6 +197,25 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, [f32(a), f32(b)], [fout(prod(outShape))]);
           expectClose(g[0]!, r[0]!, op === 'geluBackward' ? { rtol: 4e-6, atol: 5e-5 } : { rtol: 2e-6, atol: 0 }, spec);
         }), { numRuns: 60 });
+    });
+  });
+
+  it('topk through the per-row image kernel (k <= TOPK_SERIAL_MAX; larger k takes the workgroup kernel): ties to the lower index, -inf, equal to the reference', async () => {
+    const maxTexDim = gpu.device.limits.maxTextureDimension2D;
+    const keyOf = (rows: number, len: number, k: number) => topkKernel({ kind: 'topk', rows, len, k }, { maxTexDim }).steps[0]!.source.key;
+    expect(keyOf(3, 100, TOPK_SERIAL_MAX)).toBe('topk:image');
+    expect(keyOf(3, 100, TOPK_SERIAL_MAX + 1)).toBe('topk');
+    await withImageStrategy(async () => {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 150 }), seedA, fc.double({ min: 0, max: 1, noNaN: true }), fc.boolean(),
+        async (rows, len, seed, kf, distinct) => {
+          const rng = new SeededRandom(seed);
+          const k = Math.max(1, Math.ceil(kf * Math.min(len, TOPK_SERIAL_MAX + 8)));
+          // Few distinct values (ties, -inf) or many.
+          const x = distinct ? values(rng, rows * len, 3) : ints(rng, rows * len, -5, 5).map((v) => (v === -5 ? -Infinity : v + (rng.next() < 0.3 ? 0.5 : 0)));
+          const spec: KernelSpec = { kind: 'topk', rows, len, k };
+          const { g, r } = await both(spec, [f32(x)], [{ dtype: 'i32', size: rows * k }]);
+          expectEqualInts(g[0]!, r[0]!, spec);
+        }), { numRuns: 40 });
     });
   });
 
