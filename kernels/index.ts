@@ -57,7 +57,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'copy': return copyKernel(spec, image);
     case 'pack': case 'unpack': return packKernel(spec);
     case 'reduce': return reduceKernel(spec);
-    case 'argmax': return argmaxKernel(spec);
+    case 'argmax': return argmaxKernel(spec, image);
     case 'matmul': return matmulKernel(spec);
     case 'softmax': return softmaxKernel(spec);
     case 'maskedSoftmax': return maskedSoftmaxKernel(spec);

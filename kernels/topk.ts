@@ -46,11 +46,10 @@ const topkSource = source('topk', () => ({
 /** Largest k of the image variant (its private lists hold this many values and indices). */
 export const TOPK_SERIAL_MAX = 64;
 const imageLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['k', 'u32'], ['sh', 'u32']]);
-const topkImageSource = source('topk:image', () => ({
+export const topkImageSource = source('topk:image', () => ({
   wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
-    storage(1, 'y', 'i32', 'write') + imageLayout.wgsl(2) + `fn ld1(e: u32) -> f32 {
-  let t = e >> 2u;
-  return textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh))[e & 3u];
+    storage(1, 'y', 'i32', 'write') + imageLayout.wgsl(2) + `fn texel(t: u32) -> vec4<f32> {
+  return textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh));
 }
 ` + entry(EW_WG, `  let row = gid;
   if (row >= u.rows) { return; }
@@ -60,8 +59,12 @@ const topkImageSource = source('topk:image', () => ({
   var tv: array<f32, ${TOPK_SERIAL_MAX}>;
   var ti: array<u32, ${TOPK_SERIAL_MAX}>;
   var n = 0u;
+  // One texel load per 4 elements (rows need not start on a texel).
+  var cur = texel((base) >> 2u);
   for (var j = 0u; j < u.len; j = j + 1u) {
-    let v = ld1(base + j);
+    let e = base + j;
+    if ((e & 3u) == 0u) { cur = texel(e >> 2u); }
+    let v = cur[e & 3u];
     if (n == k && !(v > tv[k - 1u])) { continue; }
     var p = select(n, k - 1u, n == k);
     loop {
@@ -78,21 +81,22 @@ const topkImageSource = source('topk:image', () => ({
   bindings: ['image', 'write'], uniform: imageLayout,
 }));
 
-/** With `image` (software adapters) and k <= TOPK_SERIAL_MAX: the per-row image kernel; else the workgroup one. */
+/** The image variant's plan of top-k of `rows` rows of `len`, or null when k > TOPK_SERIAL_MAX or x does not fit a texture. */
+export function topkImagePlan(rows: number, len: number, k: number, maxTexDim: number): KernelPlan | null {
+  const texels = ceilDiv(rows * len, 4);
+  const shape = k <= TOPK_SERIAL_MAX && texels > 0 ? linearTextureShape(texels, maxTexDim) : null;
+  if (!shape) return null;
+  return {
+    temps: [],
+    textures: [{ from: inp(0), texels, width: shape.width, height: shape.height, beforeStep: 0 }],
+    steps: [{ source: topkImageSource, bind: [tex(0), out(0)], uniforms: { rows, len, k, sh: Math.log2(shape.width) }, workgroups: ceilDiv(rows, EW_WG) }],
+  };
+}
+
+/** With `image` (software adapters): the per-row image kernel where topkImagePlan takes it; else the workgroup one. */
 export function topkKernel(spec: TopkSpec, image?: { maxTexDim: number }): KernelPlan {
-  const texels = ceilDiv(spec.rows * spec.len, 4);
-  const shape = image && spec.k <= TOPK_SERIAL_MAX && texels > 0 ? linearTextureShape(texels, image.maxTexDim) : null;
-  if (shape) {
-    return {
-      temps: [],
-      textures: [{ from: inp(0), texels, width: shape.width, height: shape.height, beforeStep: 0 }],
-      steps: [{
-        source: topkImageSource, bind: [tex(0), out(0)],
-        uniforms: { rows: spec.rows, len: spec.len, k: spec.k, sh: Math.log2(shape.width) }, workgroups: ceilDiv(spec.rows, EW_WG),
-      }],
-      alternates: [topkSource],
-    };
-  }
+  const plan = image ? topkImagePlan(spec.rows, spec.len, spec.k, image.maxTexDim) : null;
+  if (plan) return { ...plan, alternates: [topkSource] };
   return {
     temps: [],
     steps: [{ source: topkSource, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len, k: spec.k }, workgroups: spec.rows }],

@@ -15,6 +15,7 @@ import { contiguous, expectClose, expectEqualInts, f32, fout, i32, ints, makeBot
 import { copyKernel } from '../../kernels/copy.js';
 import { binaryKernel } from '../../kernels/elementwise.js';
 import { TOPK_SERIAL_MAX, topkKernel } from '../../kernels/topk.js';
+import { argmaxKernel } from '../../kernels/reduce.js';
 
 let gpu: WebGPUBackend;
 const ref = new ReferenceBackend();
@@ -216,6 +217,19 @@ describe('image kernels == reference', () => {
           const { g, r } = await both(spec, [f32(x)], [{ dtype: 'i32', size: rows * k }]);
           expectEqualInts(g[0]!, r[0]!, spec);
         }), { numRuns: 40 });
+    });
+  });
+
+  it('argmax through the top-k image kernel (k = 1): ties to the first index, -inf, and NaN ordered as the reference (a leading NaN wins, a later one never does)', async () => {
+    expect(argmaxKernel({ kind: 'argmax', rows: 2, len: 7 }, { maxTexDim: gpu.device.limits.maxTextureDimension2D }).steps[0]!.source.key).toBe('topk:image');
+    await withImageStrategy(async () => {
+      await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 300 }), seedA, async (rows, len, seed) => {
+        const rng = new SeededRandom(seed);
+        const x = ints(rng, rows * len, -4, 4).map((v) => (v === -4 ? -Infinity : v === 4 && rng.next() < 0.3 ? NaN : v));
+        const spec: KernelSpec = { kind: 'argmax', rows, len };
+        const { g, r } = await both(spec, [f32(x)], [{ dtype: 'i32', size: rows }]);
+        expectEqualInts(g[0]!, r[0]!, spec);
+      }), { numRuns: 40 });
     });
   });
 
