@@ -52,7 +52,7 @@ export function planKernel(spec: KernelSpec, opts: PlanOptions = {}): KernelPlan
     case 'unary': return unaryKernel(spec, image);
     case 'affine': return affineKernel(spec, image);
     case 'binary': return binaryKernel(spec, image);
-    case 'where': return whereKernel(spec);
+    case 'where': return whereKernel(spec, image);
     case 'cast': return castKernel(spec);
     case 'copy': return copyKernel(spec, image);
     case 'pack': case 'unpack': return packKernel(spec);

@@ -13,7 +13,7 @@ import type { WebGPUBackend } from '../../engine/backend/webgpu/webgpu.js';
 import { strategySupported, type MatmulStrategy } from '../../kernels/matmul.js';
 import { contiguous, expectClose, expectEqualInts, f32, fout, i32, ints, makeBoth, prod, values } from '../helpers/kernel-check.js';
 import { copyKernel } from '../../kernels/copy.js';
-import { binaryKernel } from '../../kernels/elementwise.js';
+import { binaryKernel, whereKernel } from '../../kernels/elementwise.js';
 import { TOPK_SERIAL_MAX, topkKernel } from '../../kernels/topk.js';
 import { argmaxKernel } from '../../kernels/reduce.js';
 
@@ -230,6 +230,46 @@ describe('image kernels == reference', () => {
         const { g, r } = await both(spec, [f32(x)], [{ dtype: 'i32', size: rows }]);
         expectEqualInts(g[0]!, r[0]!, spec);
       }), { numRuns: 40 });
+    });
+  });
+
+  it('where through the strided image kernels (broadcast condition and operands, by groups of 4 and by element) moves the chosen bits unchanged', async () => {
+    const maxTexDim = gpu.device.limits.maxTextureDimension2D;
+    const keyOf = (outShape: number[], c: number[], a: number[], b: number[]) =>
+      whereKernel({ kind: 'where', outShape, condStrides: c, aStrides: a, bStrides: b }, { maxTexDim }).steps[0]!.source.key;
+    expect(keyOf([4, 8], [1, 0], [8, 1], [0, 0])).toBe('where:image-strided4'); // a row mask, a scalar fill
+    expect(keyOf([4, 6], [6, 1], [6, 1], [0, 1])).toBe('where:image-strided');
+    const special = [0x00000001, 0x807fffff, 0x80000000, 0x7fc00000, 0x7fa00001, 0xffc00123, 0x7f800000, 0xff800000, 0x3f800000, 0xc2280000];
+    await withImageStrategy(async () => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 0, maxLength: 3 }), fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(4, 8, 12)), seedA,
+        async (outer, n0, seed) => {
+          const rng = new SeededRandom(seed);
+          const outShape = [...outer, n0];
+          const operand = () => {
+            const shape = outShape.map((n) => (n > 1 && rng.next() < 0.35 ? 1 : n));
+            return { strides: contiguous(shape).map((st, d) => (shape[d] === 1 ? 0 : st)), size: prod(shape) };
+          };
+          const [C, A, B] = [operand(), operand(), operand()];
+          const bitsOf = (size: number) => Uint32Array.from({ length: size }, () => special[Math.floor(rng.next() * special.length)]!);
+          const cond = Float32Array.from({ length: C.size }, () => [0, -0, 1, -2.5, NaN][Math.floor(rng.next() * 5)]!);
+          const [a, b] = [bitsOf(A.size), bitsOf(B.size)];
+          const spec: KernelSpec = { kind: 'where', outShape, condStrides: C.strides, aStrides: A.strides, bStrides: B.strides };
+          const bufs = [new Float32Array(cond), new Float32Array(a.buffer), new Float32Array(b.buffer)].map((d) => { const st = gpu.alloc(d.length, 'f32'); gpu.write(st, d); return st; });
+          const y = gpu.alloc(prod(outShape), 'f32');
+          gpu.run(spec, bufs, [y]);
+          const got = new Uint32Array((await gpu.read(y) as Float32Array).buffer);
+          // The expected bits, by unravelling each output index.
+          const want = Array.from({ length: prod(outShape) }, (_, i) => {
+            let rem = i; let oc = 0; let oa = 0; let ob = 0;
+            for (let d = outShape.length - 1; d >= 0; d--) {
+              const x = rem % outShape[d]!; rem = Math.floor(rem / outShape[d]!);
+              oc += x * C.strides[d]!; oa += x * A.strides[d]!; ob += x * B.strides[d]!;
+            }
+            return cond[oc] !== 0 ? a[oa]! : b[ob]!;
+          });
+          expect(Array.from(got), JSON.stringify(spec)).toEqual(want);
+          for (const st of [...bufs, y]) gpu.free(st);
+        }), { numRuns: 40 });
     });
   });
 
