@@ -166,7 +166,9 @@ type WhereSpec = Extract<KernelSpec, { kind: 'where' }>;
  * adapters; the op takes f32 operands only) all three are read as images (strided-image.ts):
  * llvmpipe, [1024, 1024] 13.4 ms through storage loads.
  */
-const WHERE: StridedImageOp = { key: 'where', inputs: ['c', 'a', 'b'], expr: 'select(b, a, c != 0.0)' };
+// The condition is tested on its bits (not ±0): WGSL lets a compiler assume no NaN, and SwiftShader's
+// c != 0.0 is false for a NaN c, which the reference (and llvmpipe) count as true.
+const WHERE: StridedImageOp = { key: 'where', inputs: ['c', 'a', 'b'], expr: 'select(b, a, (bitcast<u32>(c) & 0x7fffffffu) != 0u)' };
 export function whereKernel(spec: WhereSpec, image?: ImageOption): KernelPlan {
   const plan = image ? stridedImagePlan(WHERE, spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides], image.maxTexDim) : null;
   const storage = whereStorageKernel(spec);
@@ -181,7 +183,7 @@ function whereStorageKernel(spec: WhereSpec): KernelPlan {
       layout.wgsl(4) +
       entry(EW_WG, `${stridedRuns(['c', 'a', 'b'])}
   let o_y = row * n0 + e0;
-${forRun((j) => `    Y[o_y + ${j}u] = select(B[o_b + ${j}i * s0_b], A[o_a + ${j}i * s0_a], C[o_c + ${j}i * s0_c] != 0.0);`)}`),
+${forRun((j) => `    Y[o_y + ${j}u] = select(B[o_b + ${j}i * s0_b], A[o_a + ${j}i * s0_a], (bitcast<u32>(C[o_c + ${j}i * s0_c]) & 0x7fffffffu) != 0u);`)}`),
     bindings: ['read', 'read', 'read', 'write'], uniform: layout,
   }));
   const c = coalesce(spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides]);

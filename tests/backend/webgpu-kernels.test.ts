@@ -128,13 +128,13 @@ describe('webgpu kernels == reference', () => {
     });
   }
 
-  it('where (broadcast strides, f32 and i32 values)', async () => {
+  it('where (broadcast strides; conditions 0, -0, 2 and NaN)', async () => {
     await fc.assert(fc.asyncProperty(broadcastShape, seedA, async (outShape, seed) => {
       const rng = new SeededRandom(seed);
       const C = operand(rng, outShape);
       const A = operand(rng, outShape);
       const B = operand(rng, outShape);
-      const cond = ints(rng, C.size, -1, 1).map((v) => (v === -1 ? -0 : v * 2));
+      const cond = ints(rng, C.size, -1, 2).map((v) => (v === -1 ? -0 : v === 2 ? NaN : v * 2)); // NaN counts as true
       const spec: KernelSpec = { kind: 'where', outShape, condStrides: C.strides, aStrides: A.strides, bStrides: B.strides };
       const { g, r } = await both(spec, [f32(cond), f32(values(rng, A.size)), f32(values(rng, B.size))], [fout(prod(outShape))]);
       expectClose(g[0]!, r[0]!, { rtol: 0, atol: 0 }, spec);
