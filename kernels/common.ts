@@ -221,6 +221,19 @@ fn inf_f32() -> f32 { return bitcast<f32>(INF_BITS); }
 `;
 
 /**
+ * WGSL bool: x is a NaN, tested on its bits. WGSL lets a compiler assume no NaN, so comparisons with
+ * a NaN differ between drivers (SwiftShader: NaN != 0.0 is false, exp(NaN) = inf; llvmpipe: IEEE).
+ */
+export const isNan = (x: string): string => `((bitcast<u32>(${x}) & 0x7fffffffu) > 0x7f800000u)`;
+export const isNan4 = (x: string): string => `((bitcast<vec4<u32>>(${x}) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u))`;
+/**
+ * WGSL max (or min) of a and b that is NaN when either is, the reference's rule (WGSL's max/min may
+ * return the other operand). The operands are repeated: pass names, not loads.
+ */
+export const maxNan = (a: string, b: string, fn: 'max' | 'min' = 'max'): string => `select(select(${fn}(${a}, ${b}), ${b}, ${isNan(b)}), ${a}, ${isNan(a)})`;
+export const maxNan4 = (a: string, b: string): string => `select(select(max(${a}, ${b}), ${b}, ${isNan4(b)}), ${a}, ${isNan4(a)})`;
+
+/**
  * wg_sync(), the barrier of every kernel that shares workgroup memory: workgroupBarrier() plus
  * storageBarrier(). On Mesa llvmpipe (Dawn's GL backend) a bare workgroupBarrier() let a
  * workgroup-memory load move across it (invocations of another SIMD group read the result slot
@@ -257,7 +270,11 @@ fn wg_max(v: f32, lid: u32) -> f32 {
   red_f[lid] = v;
   wg_sync();
   for (var s = ${wg / 2}u; s > 0u; s = s >> 1u) {
-    if (lid < s) { red_f[lid] = max(red_f[lid], red_f[lid + s]); }
+    if (lid < s) {
+      let a = red_f[lid];
+      let b = red_f[lid + s];
+      red_f[lid] = ${maxNan('a', 'b')};
+    }
     wg_sync();
   }
   let r = red_f[0];

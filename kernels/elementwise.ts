@@ -4,7 +4,7 @@
 
 import type { BinaryOp, DType, KernelSpec, UnaryOp } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, entry, forRun, inp, out, runCounts, source, storage, stridedRuns,
+  EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, entry, forRun, inp, isNan, maxNan, out, runCounts, source, storage, stridedRuns,
   type KernelPlan,
 } from './common.js';
 import { WGSL_MATH } from './math.js';
@@ -46,10 +46,12 @@ export function valueBits(dtype: DType, value: number): number {
   return scratch.getUint32(0, true);
 }
 
+// NaN in, NaN out where the reference says so, on every driver (SwiftShader's exp(NaN) is inf, and its
+// log ignores the sign and NaN bits and gives -88 for 0); relu and step of NaN are 0, as in the reference.
 const UNARY: Record<UnaryOp, string> = {
   neg: '-v',
-  exp: 'exp(v)',
-  log: 'log(v)',
+  exp: `select(exp(v), v, ${isNan('v')})`,
+  log: `select(select(log(v), -inf_f32(), v == 0.0), nan_f32(), ${isNan('v')} || v < 0.0)`,
   sqrt: 'sqrt(v)',
   rsqrt: '1.0 / sqrt(v)',
   tanh: 'tanh_f(v)',
@@ -57,8 +59,8 @@ const UNARY: Record<UnaryOp, string> = {
   abs: 'abs(v)',
   recip: '1.0 / v',
   sigmoid: 'sigmoid_f(v)',
-  relu: 'max(v, 0.0)',
-  step: 'select(0.0, 1.0, v > 0.0)',
+  relu: `select(0.0, v, !${isNan('v')} && v > 0.0)`,
+  step: `select(0.0, 1.0, !${isNan('v')} && v > 0.0)`,
   gelu: 'gelu_f(v)',
   geluGrad: 'gelu_grad_f(v)',
   geluTanh: 'gelu_tanh_f(v)',
@@ -96,10 +98,13 @@ export function affineKernel(spec: AffineSpec, image?: ImageOption): KernelPlan 
   };
 }
 
+// NaN operands follow the reference on every driver (common.ts isNan): max/min give NaN, a comparison
+// with a NaN is false except ne.
+const ordered = `!${isNan('a')} && !${isNan('b')}`;
 const BINARY: Record<BinaryOp, string> = {
-  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'pow_f(a, b)', max: 'max(a, b)', min: 'min(a, b)',
-  eq: 'select(0.0, 1.0, a == b)', ne: 'select(0.0, 1.0, a != b)', lt: 'select(0.0, 1.0, a < b)',
-  le: 'select(0.0, 1.0, a <= b)', gt: 'select(0.0, 1.0, a > b)', ge: 'select(0.0, 1.0, a >= b)',
+  add: 'a + b', sub: 'a - b', mul: 'a * b', div: 'a / b', pow: 'pow_f(a, b)', max: maxNan('a', 'b'), min: maxNan('a', 'b', 'min'),
+  eq: `select(0.0, 1.0, ${ordered} && a == b)`, ne: `select(0.0, 1.0, !(${ordered}) || a != b)`, lt: `select(0.0, 1.0, ${ordered} && a < b)`,
+  le: `select(0.0, 1.0, ${ordered} && a <= b)`, gt: `select(0.0, 1.0, ${ordered} && a > b)`, ge: `select(0.0, 1.0, ${ordered} && a >= b)`,
   geluBackward: 'a * gelu_grad_f(b)', geluTanhBackward: 'a * gelu_tanh_grad_f(b)',
 };
 

@@ -9,6 +9,8 @@
 //   tanh_f:  Cephes tanhf: |x| < 0.625 odd polynomial, else 1 - 2/(exp(2|x|)+1); relative error ~1.5e-7.
 //   phi_f:   standard normal CDF from erf/erfc, relatively accurate in both tails.
 
+import { isNan } from './common.js';
+
 export const WGSL_MATH = /* wgsl */ `
 fn erf_small(x: f32) -> f32 {
   let z = x * x;
@@ -53,6 +55,7 @@ fn phi_f(x: f32) -> f32 {
   return select(select(h, 1.0 - h, z > 0.0), inner, a < 1.0);
 }
 fn tanh_f(x: f32) -> f32 {
+  if (${isNan('x')}) { return x; }
   let a = abs(x);
   if (a < 0.625) {
     let z = x * x;
@@ -99,7 +102,11 @@ fn gelu_tanh_grad_f(x: f32) -> f32 {
 // pow with JS semantics on the cases that matter: negative bases with integer exponents,
 // zero bases, exponent 0 giving 1.
 fn pow_f(x: f32, y: f32) -> f32 {
+  // x ** NaN: NaN (the reference's Math.pow, also for 1 ** NaN); NaN ** 0 = 1, NaN ** y = NaN. The
+  // NaN tests come first: a driver may compare a NaN as equal to anything.
+  if (${isNan('y')}) { return y; }
   if (y == 0.0) { return 1.0; }
+  if (${isNan('x')}) { return x; }
   if (y == 1.0) { return x; }
   if (y == 2.0) { return x * x; }
   if (y == -1.0) { return 1.0 / x; }
@@ -110,9 +117,13 @@ fn pow_f(x: f32, y: f32) -> f32 {
     let r0 = select(inf_f32(), 0.0, y > 0.0);
     return select(r0, -r0, yOdd && (bitcast<u32>(x) >> 31u) == 1u);
   }
-  let r = exp2(y * log2(abs(x)));
+  let t = y * log2(abs(x));
+  // (+-1) ** (+-inf) is inf * 0 = NaN here, as in the reference's Math.pow (and exp2(NaN) is inf on SwiftShader).
+  if (${isNan('t')}) { return t; }
+  let r = exp2(t);
   if (x < 0.0) {
-    if (floor(y) != y) { return nan_f32(); }
+    // A negative x with a non-integer y gives NaN, except -inf: inf for y > 0, 0 for y < 0.
+    if (floor(y) != y && x != -inf_f32()) { return nan_f32(); }
     if (yOdd) { return -r; }
   }
   return r;

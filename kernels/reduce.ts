@@ -11,7 +11,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, out, source, storage, tmp, wgReduce, type KernelPlan,
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, maxNan, out, source, storage, tmp, wgReduce, type KernelPlan,
 } from './common.js';
 import { topkImagePlan, topkImageSource } from './topk.js';
 
@@ -23,7 +23,8 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
   if (op !== 'sum' && op !== 'max') throw new Error(`reduce: unknown op ${op}`);
   const isSum = op === 'sum';
   const init = isSum ? '0.0' : '-inf_f32()';
-  const comb = (a: string, b: string) => (isSum ? `${a} + ${b}` : `max(${a}, ${b})`);
+  // acc = acc (+ or NaN-propagating max) v, with v a name.
+  const comb = (v: string) => (isSum ? `acc + ${v}` : maxNan('acc', v));
   const fin = isSum ? 'acc * u.scale' : 'acc';
   const uniforms = { outer, len, inner, scale: spec.scale };
   if (inner === 1 && len > 32) {
@@ -33,7 +34,7 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
   if (row >= u.outer) { return; }
   let base = row * u.len;
   var acc = ${init};
-  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { acc = ${comb('acc', 'x[base + j]')}; }
+  for (var j = lid; j < u.len; j = j + ${ROW_WG}u) { let v = x[base + j]; acc = ${comb('v')}; }
   acc = ${isSum ? 'wg_sum(acc, lid)' : 'wg_max(acc, lid)'};
   if (lid == 0u) { y[row] = ${fin}; }`),
       bindings: ['read', 'write'], uniform: layout,
@@ -47,7 +48,7 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
   let i = gid % u.inner;
   var p = o * u.len * u.inner + i;
   var acc = ${init};
-  for (var j = 0u; j < u.len; j = j + 1u) { acc = ${comb('acc', 'x[p]')}; p = p + u.inner; }
+  for (var j = 0u; j < u.len; j = j + 1u) { let v = x[p]; acc = ${comb('v')}; p = p + u.inner; }
   y[gid] = ${fin};`),
     bindings: ['read', 'write'], uniform: layout,
   }));
@@ -67,7 +68,7 @@ export function reduceKernel(spec: ReduceSpec): KernelPlan {
   let j1 = min(j0 + u.chunk, u.len);
   var p = (o * u.len + j0) * u.inner + i;
   var acc = ${init};
-  for (var j = j0; j < j1; j = j + 1u) { acc = ${comb('acc', 'x[p]')}; p = p + u.inner; }
+  for (var j = j0; j < j1; j = j + 1u) { let v = x[p]; acc = ${comb('v')}; p = p + u.inner; }
   y[gid] = acc;`),
     bindings: ['read', 'write'], uniform: chunkLayout,
   }));

@@ -31,7 +31,7 @@
 import { softmaxGradScale, type KernelSpec } from '../engine/backend/spec.js';
 import { MASK_ROW } from './softmax.js';
 import {
-  UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
+  UniformLayout, WGSL_SPECIALS, type Access, ceilDiv, entry, inp, linearTextureShape, maxNan, maxNan4, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep, type WgslType,
 } from './common.js';
 
@@ -407,8 +407,9 @@ export function reduceTexPlan(spec: ReduceSpec, o: TexOptions): KernelPlan | nul
   if (op !== 'sum' && op !== 'max') throw new Error(`reduce: unknown op ${op}`);
   const isSum = op === 'sum';
   const id4 = isSum ? 'vec4<f32>(0.0)' : 'ninf4()';
-  const comb = (a: string, b: string) => (isSum ? `${a} + ${b}` : `max(${a}, ${b})`);
-  const fin = isSum ? 'hsum(acc) * u.scale' : 'hmax(acc)';
+  // acc = acc (+ or NaN-propagating max) v, with v a name.
+  const comb = (v: string) => (isSum ? `acc + ${v}` : maxNan4('acc', v));
+  const fin = isSum ? 'hsum(acc) * u.scale' : maxNan(maxNan('acc.x', 'acc.y'), maxNan('acc.z', 'acc.w'));
   const textures = textureSteps([{ from: inp(0), elements: outer * len * inner }], o.maxTexDim);
   if (!textures) return null;
   const uniforms = { outer, len, inner, scale: spec.scale, sx: shiftOf(textures[0]!), nt: rowTexels(outer, len) };
@@ -419,7 +420,7 @@ export function reduceTexPlan(spec: ReduceSpec, o: TexOptions): KernelPlan | nul
   let end = base + u.len;
 ${ROW_SPAN}
   var acc = ${id4};
-  ${TEXEL_LOOP(`    acc = ${comb('acc', `select(${id4}, ldt_x(t), ok)`)};`)}
+  ${TEXEL_LOOP(`    let v = select(${id4}, ldt_x(t), ok);\n    acc = ${comb('v')};`)}
   y[row] = ${fin};`),
     bindings: [o.tex, 'write'], uniform: redLayout,
   }));
@@ -432,7 +433,7 @@ ${ROW_SPAN}
   let ok = (vec4<u32>(i) + IDX4) < vec4<u32>(u.inner);
   var p = o * u.len * u.inner + i;
   var acc = ${id4};
-  for (var j = 0u; j < u.len; j = j + 1u) { acc = ${comb('acc', `select(${id4}, ld4_x(p), ok)`)}; p = p + u.inner; }
+  for (var j = 0u; j < u.len; j = j + 1u) { let v = select(${id4}, ld4_x(p), ok); acc = ${comb('v')}; p = p + u.inner; }
   ${isSum ? 'acc = acc * u.scale;' : ''}
   let q = o * u.inner + i;
   if (ok.x) { y[q] = acc.x; }
