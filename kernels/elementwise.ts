@@ -132,7 +132,7 @@ export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan 
       : flat.shape.length === 2 ? (isRow(sa) && isRepeat(sb) ? 'b' : isRepeat(sa) && isRow(sb) ? 'a' : null) : null;
     const size = kind ? flat.shape.reduce((x, y) => x * y, 1) : -1;
     // Any other stride pattern (or a size the texel-wise kernels cannot take): both operands read
-    // through images with strided indexing (binary-strided-image.ts), else the storage kernel.
+    // through images with strided indexing (strided-image.ts), else the storage kernel.
     const storage = binaryKernel(spec);
     let plan = imageElementwisePlan(variants[kind ?? 'whole'], size, image.maxTexDim, () => storage, kind === 'a' || kind === 'b' ? flat.shape[1]! : 0);
     const strided = { key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH };
@@ -166,14 +166,14 @@ ${forRun((j) => `    let a = A[o_a + ${j}i * s0_a];\n    let b = B[o_b + ${j}i *
 }
 
 type WhereSpec = Extract<KernelSpec, { kind: 'where' }>;
-/**
- * a and b are moved as bits (u32), so `where` also works on i32 tensors. With `image` (software
- * adapters; the op takes f32 operands only) all three are read as images (strided-image.ts):
- * llvmpipe, [1024, 1024] 13.4 ms through storage loads.
- */
 // The condition is tested on its bits (not ±0): WGSL lets a compiler assume no NaN, and SwiftShader's
 // c != 0.0 is false for a NaN c, which the reference (and llvmpipe) count as true.
 const WHERE: StridedImageOp = { key: 'where', inputs: ['c', 'a', 'b'], expr: 'select(b, a, (bitcast<u32>(c) & 0x7fffffffu) != 0u)' };
+/**
+ * a and b are moved as bits (u32), so `where` also works on i32 tensors. With `image` (software
+ * adapters; the op takes f32 operands only) all three are read as images (strided-image.ts):
+ * llvmpipe, [1024, 1024] 13.4 -> 3.0 ms against the storage kernel.
+ */
 export function whereKernel(spec: WhereSpec, image?: ImageOption): KernelPlan {
   const plan = image ? stridedImagePlan(WHERE, spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides], image.maxTexDim) : null;
   const storage = whereStorageKernel(spec);
