@@ -11,7 +11,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, maxNan, out, source, storage, tmp, wgReduce, type KernelPlan,
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, isNan, maxNan, out, source, storage, tmp, wgReduce, type KernelPlan,
 } from './common.js';
 import { topkImagePlan, topkImageSource } from './topk.js';
 
@@ -103,6 +103,12 @@ export function argmaxKernel(spec: ArgmaxSpec, image?: { maxTexDim: number }): K
   var bi = 0xffffffffu;
   for (var j = lid; j < u.len; j = j + ${ROW_WG}u) {
     let v = x[base + j];
+    // The reference's order: a NaN first element wins (nothing is > NaN), any later NaN never does.
+    // As +inf at index 0 it wins every tie; the test is on bits (a compiler may assume no NaN).
+    if (${isNan('v')}) {
+      if (j == 0u) { best = inf_f32(); bi = 0u; }
+      continue;
+    }
     if (v > best || bi == 0xffffffffu) { best = v; bi = j; }
   }
   let r = wg_argmax(best, bi, lid);

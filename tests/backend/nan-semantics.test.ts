@@ -4,7 +4,7 @@
 // exp(NaN) = inf, NaN != 0 false, max(NaN, x) = x; llvmpipe: IEEE comparisons, max(NaN, x) = x), so
 // the kernels test NaN on its bits (kernels/common.ts isNan); this file runs on both adapters.
 
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinaryOp, KernelSpec, UnaryOp } from '../../engine/backend/spec.js';
 import { ReferenceBackend } from '../../engine/backend/reference/reference.js';
 import { SeededRandom } from '../../engine/random.js';
@@ -79,6 +79,18 @@ describe('NaN, infinities and signed zeros == reference', () => {
           const { g, r } = await both(spec, [f32(a), f32(b)], [fout(rows * cols)]);
           expectClose(g[0]!, r[0]!, op === 'pow' ? { rtol: 2e-5, atol: 1e-6 } : TOL, { strategy, pattern, ...spec });
         }
+      }
+    });
+  });
+
+  it('argmax: a NaN first element wins, a later NaN never does (the per-row image kernel and the workgroup one)', async () => {
+    await eachStrategy(async (strategy) => {
+      const rng = new SeededRandom(14);
+      for (const [rows, len] of [[40, 5], [12, 70], [3, 300]]) {
+        const x = laced(rng, rows * len).map((v, i) => (i % len === 0 && rng.next() < 0.3 ? NaN : v));
+        const spec: KernelSpec = { kind: 'argmax', rows, len };
+        const { g, r } = await both(spec, [f32(x)], [{ dtype: 'i32', size: rows }]);
+        expect(Array.from(g[0]!), JSON.stringify({ strategy, ...spec })).toEqual(Array.from(r[0]!));
       }
     });
   });
