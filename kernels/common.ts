@@ -182,6 +182,22 @@ export function source(key: string, build: () => Omit<KernelSource, 'key'>): Ker
   return s;
 }
 
+/**
+ * WGSL load of texel t of `tex`, a texture holding a linear array of texels in rows of 2^sh (t and sh
+ * WGSL u32 expressions; linearTextureShape gives the shape).
+ */
+export const texelAt = (tex: string, t: string, sh: string): string => `textureLoad(${tex}, vec2<u32>((${t}) & ((1u << ${sh}) - 1u), (${t}) >> ${sh}))`;
+/** texelAt of image T_<name>, its row shift in uniform u.sh_<name>. */
+export const imageLoad = (name: string, t: string): string => texelAt(`T_${name}`, t, `u.sh_${name}`);
+
+/**
+ * `plan` with every source of `all` that its steps do not use as alternates: all the kernels an op
+ * could take are compiled whichever it takes, so the pipeline count does not depend on shapes.
+ */
+export function withAlternates(plan: KernelPlan, all: readonly KernelSource[]): KernelPlan {
+  return { ...plan, alternates: all.filter((a) => !plan.steps.some((st) => st.source === a)) };
+}
+
 export type WgslType = 'f32' | 'i32' | 'u32' | 'vec2<u32>' | 'vec4<u32>';
 
 /** `@group(0) @binding(i) var<storage, read|read_write> name: array<T>;` */

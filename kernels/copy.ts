@@ -7,8 +7,8 @@
 
 import { MAX_DIMS, type KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, packCopies, runCounts, source, storage, stridedRuns, tex,
-  type KernelPlan,
+  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, packCopies, runCounts, source, storage, stridedRuns, tex, texelAt,
+  withAlternates, type KernelPlan,
 } from './common.js';
 
 const layout = new UniformLayout([
@@ -29,8 +29,7 @@ ${forRun((j) => `    y[o_out + ${j}i * s0_out] = x[o_in + ${j}i * s0_in];`)}`),
 const copyImageSource = source('copy:image', () => ({
   wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
     storage(1, 'y', 'u32', 'write') + layout.wgsl(2) + `fn ld1(e: i32) -> u32 {
-  let t = u32(e) >> 2u;
-  return bitcast<u32>(textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh))[u32(e) & 3u]);
+  return bitcast<u32>(${texelAt('T_x', 'u32(e) >> 2u', 'u.sh')}[u32(e) & 3u]);
 }
 ` + entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
 ${forRun((j) => `    y[o_out + ${j}i * s0_out] = ld1(o_in + ${j}i * s0_in);`)}`),
@@ -52,7 +51,7 @@ ${forRun((j) => `    y[o_out + ${j}i] = x[o_in + ${j}i];`)}`),
 const copy4ImageSource = source('copy:4:image', () => ({
   wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
     storage(1, 'y', 'vec4<u32>', 'write') + layout.wgsl(2) + `fn ld4(t: i32) -> vec4<u32> {
-  return bitcast<vec4<u32>>(textureLoad(T_x, vec2<u32>(u32(t) & ((1u << u.sh) - 1u), u32(t) >> u.sh)));
+  return bitcast<vec4<u32>>(${texelAt('T_x', 'u32(t)', 'u.sh')});
 }
 ` + entry(EW_WG, `${stridedRuns(['in', 'out'], { in: 'u.off_in', out: 'u.off_out' })}
 ${forRun((j) => `    y[o_out + ${j}i] = ld4(o_in + ${j}i);`)}`),
@@ -100,20 +99,18 @@ export function copyKernel(spec: CopySpec, image?: { maxTexDim: number }): Kerne
   const elements = spec.shape.reduce((a, d) => a * d, 1);
   const worth = image && spec.dtype === 'f32' && total > 0 && lastIn + 1 <= 4 * elements;
   const shape = worth ? linearTextureShape(ceilDiv(lastIn + 1, 4), image.maxTexDim) : null;
-  // Every copy pipeline is an alternate of every other, so the pipeline count does not depend on shapes.
   const all = image ? [copySource, copyImageSource, copy4Source, copy4ImageSource] : [copySource, copy4Source];
-  const pick = (src: typeof copySource) => ({ source: src, alternates: all.filter((a) => a !== src) });
   if (shape) {
-    const { source: src, alternates } = pick(fours ? copy4ImageSource : copyImageSource);
-    return {
+    return withAlternates({
       temps: [],
       textures: [{ from: inp(0), texels: ceilDiv(lastIn + 1, 4), width: shape.width, height: shape.height, beforeStep: 0 }],
-      steps: [{ source: src, bind: [tex(0), out(0)], uniforms: { ...uniforms, sh: Math.log2(shape.width) }, workgroups: ceilDiv(total, EW_WG) }],
-      alternates,
-    };
+      steps: [{
+        source: fours ? copy4ImageSource : copyImageSource, bind: [tex(0), out(0)], uniforms: { ...uniforms, sh: Math.log2(shape.width) },
+        workgroups: ceilDiv(total, EW_WG),
+      }],
+    }, all);
   }
-  const { source: src, alternates } = pick(fours ? copy4Source : copySource);
-  return { temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(total, EW_WG) }], alternates };
+  return withAlternates({ temps: [], steps: [{ source: fours ? copy4Source : copySource, bind: [inp(0), out(0)], uniforms, workgroups: ceilDiv(total, EW_WG) }] }, all);
 }
 
 type PackSpec = Extract<KernelSpec, { kind: 'pack' | 'unpack' }>;

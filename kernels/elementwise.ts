@@ -5,7 +5,7 @@
 import type { BinaryOp, DType, KernelSpec, UnaryOp } from '../engine/backend/spec.js';
 import {
   EW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, coalesce, entry, forRun, inp, isNan, maxNan, out, runCounts, source, storage, stridedRuns,
-  type KernelPlan,
+  withAlternates, type KernelPlan,
 } from './common.js';
 import { WGSL_MATH } from './math.js';
 import { imageElementwisePlan, imageElementwiseSource } from './elementwise-image.js';
@@ -137,12 +137,10 @@ export function binaryKernel(spec: BinarySpec, image?: ImageOption): KernelPlan 
     let plan = imageElementwisePlan(variants[kind ?? 'whole'], size, image.maxTexDim, () => storage, kind === 'a' || kind === 'b' ? flat.shape[1]! : 0);
     const strided = { key: `binary:${spec.op}`, inputs: ['a', 'b'], expr, prelude: WGSL_SPECIALS + WGSL_MATH };
     if (plan.steps[0]!.source === storage.steps[0]!.source) plan = stridedImagePlan(strided, spec.outShape, [spec.aStrides, spec.bStrides], image.maxTexDim) ?? storage;
-    // Every kernel the op could take is an alternate of the one taken: the pipelines do not depend on shapes.
-    const all = [
+    return withAlternates(plan, [
       ...Object.values(variants).map((v) => imageElementwiseSource(v)),
       stridedImageSource(strided, true), stridedImageSource(strided, false), storage.steps[0]!.source,
-    ];
-    return { ...plan, alternates: all.filter((a) => !plan.steps.some((st) => st.source === a)) };
+    ]);
   }
   const layout = new UniformLayout([['shape', 'u32x8'], ['st_a', 'i32x8'], ['st_b', 'i32x8'], ['total', 'u32'], ['rank', 'u32'], ['runs', 'u32']]);
   const src = source(`binary:${spec.op}`, () => ({
@@ -175,10 +173,10 @@ const WHERE: StridedImageOp = { key: 'where', inputs: ['c', 'a', 'b'], expr: 'se
  * llvmpipe, [1024, 1024] 13.4 -> 3.0 ms against the storage kernel.
  */
 export function whereKernel(spec: WhereSpec, image?: ImageOption): KernelPlan {
-  const plan = image ? stridedImagePlan(WHERE, spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides], image.maxTexDim) : null;
+  if (!image) return whereStorageKernel(spec);
   const storage = whereStorageKernel(spec);
-  if (plan) return { ...plan, alternates: [...plan.alternates!, storage.steps[0]!.source] };
-  return { ...storage, alternates: image ? [stridedImageSource(WHERE, true), stridedImageSource(WHERE, false)] : [] };
+  const plan = stridedImagePlan(WHERE, spec.outShape, [spec.condStrides, spec.aStrides, spec.bStrides], image.maxTexDim) ?? storage;
+  return withAlternates(plan, [stridedImageSource(WHERE, true), stridedImageSource(WHERE, false), storage.steps[0]!.source]);
 }
 
 function whereStorageKernel(spec: WhereSpec): KernelPlan {

@@ -28,7 +28,7 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, STRIDED_RUN, UniformLayout, WG_SYNC, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
+  EW_WG, STRIDED_RUN, UniformLayout, WG_SYNC, ceilDiv, entry, imageLoad, inp, linearTextureShape, out, source, storage, tex, tmp, type BufRef, type KernelPlan,
   type KernelSource, type TextureStep,
 } from './common.js';
 import type { ImageOption } from './elementwise.js';
@@ -86,8 +86,6 @@ const sumImageLayout = new UniformLayout([
 /** Texels of a row each invocation of the image sum kernel covers. */
 const SUM_CHUNK = 8;
 
-/** WGSL load of texel t of image T_name, a linear array of texels whose width is 2^u.sh_name. */
-const imageLoad = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
 
 /**
  * Step 4 reading images: T_dy (texel t = dy elements 4t..4t+3), T_keys (texel t = keys 2t, 2t+1 as

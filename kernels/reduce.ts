@@ -11,7 +11,8 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, isNan, maxNan, out, source, storage, tmp, wgReduce, type KernelPlan,
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, isNan, maxNan, out, source, storage, tmp, wgReduce, withAlternates,
+  type KernelPlan,
 } from './common.js';
 import { topkImagePlan, topkImageSource } from './topk.js';
 
@@ -117,10 +118,8 @@ export function argmaxKernel(spec: ArgmaxSpec, image?: { maxTexDim: number }): K
   }));
   // Software adapters: the per-row top-k image kernel with k = 1 (strict >, as the reference: ties
   // and a leading NaN keep the first index); llvmpipe, 1024 rows of 1024: 9.6 ms in the workgroup kernel.
-  const plan = image ? topkImagePlan(spec.rows, spec.len, 1, image.maxTexDim) : null;
-  if (plan) return { ...plan, alternates: [src] };
-  return {
+  const plan = (image && topkImagePlan(spec.rows, spec.len, 1, image.maxTexDim)) || {
     temps: [], steps: [{ source: src, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len }, workgroups: spec.rows }],
-    alternates: image ? [topkImageSource] : [],
   };
+  return withAlternates(plan, image ? [src, topkImageSource] : []);
 }

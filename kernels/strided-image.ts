@@ -15,7 +15,7 @@
 //  - by element: any strides.
 
 import {
-  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, inp, linearTextureShape, out, runCounts, source, stridedRuns, tex,
+  EW_WG, UniformLayout, ceilDiv, coalesce, entry, forRun, imageLoad, inp, linearTextureShape, out, runCounts, source, stridedRuns, tex,
   type KernelPlan, type KernelSource, type TextureStep,
 } from './common.js';
 
@@ -44,18 +44,17 @@ const layoutOf = (inputs: readonly string[]): UniformLayout => {
   return l;
 };
 
-const texel = (name: string, t: string) => `textureLoad(T_${name}, vec2<u32>((${t}) & ((1u << u.sh_${name}) - 1u), (${t}) >> u.sh_${name}))`;
 /** WGSL ld_<name>(i): element i of the operand (by element), or (groups) texel i / element i repeated, per u.g_<name>. */
 const loader = (name: string, groups: boolean) => (groups
   ? `fn ld_${name}(i: i32) -> vec4<f32> {
   let e = u32(i);
-  if (u.g_${name} == 1u) { return ${texel(name, 'e')}; }
-  return vec4<f32>(${texel(name, 'e >> 2u')}[e & 3u]);
+  if (u.g_${name} == 1u) { return ${imageLoad(name, 'e')}; }
+  return vec4<f32>(${imageLoad(name, 'e >> 2u')}[e & 3u]);
 }
 `
   : `fn ld_${name}(i: i32) -> f32 {
   let e = u32(i);
-  return ${texel(name, 'e >> 2u')}[e & 3u];
+  return ${imageLoad(name, 'e >> 2u')}[e & 3u];
 }
 `);
 
@@ -84,7 +83,7 @@ ${[0, 1, 2, 3].map((q) => `    { ${inputs.map((name) => `let ${name} = v_${name}
  * The plan of out[i] = expr(inputs[..]) over `outShape` with one broadcast stride list (>= 0) per
  * input, or null when an operand does not fit a texture or the output is empty. Groups of 4 when the
  * output's innermost axis is a multiple of 4 long and each operand's innermost stride is 1 (other
- * strides multiples of 4) or 0. Alternates: the other of the two kernels.
+ * strides multiples of 4) or 0.
  */
 export function stridedImagePlan(op: StridedImageOp, outShape: readonly number[], strides: readonly (readonly number[])[], maxTexDim: number): KernelPlan | null {
   if (outShape.some((n) => n === 0)) return null;
@@ -115,6 +114,5 @@ export function stridedImagePlan(op: StridedImageOp, outShape: readonly number[]
       source: stridedImageSource(op, groups), bind: [...op.inputs.map((_, i) => tex(i)), out(0)],
       uniforms: { shape, total, rank: shape.length, runs, ...perInput }, workgroups: ceilDiv(total, EW_WG),
     }],
-    alternates: [stridedImageSource(op, !groups)],
   };
 }

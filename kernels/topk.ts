@@ -16,7 +16,8 @@
 
 import type { KernelSpec } from '../engine/backend/spec.js';
 import {
-  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, wgReduce, type KernelPlan,
+  EW_WG, ROW_WG, UniformLayout, WGSL_SPECIALS, ceilDiv, entry, inp, linearTextureShape, out, source, storage, tex, texelAt, wgReduce, withAlternates,
+  type KernelPlan,
 } from './common.js';
 import { fillKernel } from './elementwise.js';
 
@@ -52,7 +53,7 @@ const imageLayout = new UniformLayout([['rows', 'u32'], ['len', 'u32'], ['k', 'u
 export const topkImageSource = source('topk:image', () => ({
   wgsl: 'requires readonly_and_readwrite_storage_textures;\n@group(0) @binding(0) var T_x: texture_storage_2d<rgba32float, read>;\n' +
     storage(1, 'y', 'i32', 'write') + imageLayout.wgsl(2) + `fn texel(t: u32) -> vec4<f32> {
-  return textureLoad(T_x, vec2<u32>(t & ((1u << u.sh) - 1u), t >> u.sh));
+  return ${texelAt('T_x', 't', 'u.sh')};
 }
 ` + entry(EW_WG, `  let row = gid;
   if (row >= u.rows) { return; }
@@ -98,13 +99,11 @@ export function topkImagePlan(rows: number, len: number, k: number, maxTexDim: n
 
 /** With `image` (software adapters): the per-row image kernel where topkImagePlan takes it; else the workgroup one. */
 export function topkKernel(spec: TopkSpec, image?: { maxTexDim: number }): KernelPlan {
-  const plan = image ? topkImagePlan(spec.rows, spec.len, spec.k, image.maxTexDim) : null;
-  if (plan) return { ...plan, alternates: [topkSource] };
-  return {
+  const plan = (image && topkImagePlan(spec.rows, spec.len, spec.k, image.maxTexDim)) || {
     temps: [],
     steps: [{ source: topkSource, bind: [inp(0), out(0)], uniforms: { rows: spec.rows, len: spec.len, k: spec.k }, workgroups: spec.rows }],
-    alternates: image ? [topkImageSource] : [],
   };
+  return withAlternates(plan, image ? [topkSource, topkImageSource] : []);
 }
 
 type GatherLastSpec = Extract<KernelSpec, { kind: 'gatherLast' }>;
@@ -145,7 +144,7 @@ export function scatterLastKernel(spec: ScatterLastSpec): KernelPlan {
   return {
     temps: [],
     steps: [
-      { ...zero.steps[0]!, bind: [out(0)] },
+      zero.steps[0]!,
       { source: scatterLastSource, bind: [inp(0), inp(1), out(0)], uniforms: { rows: spec.rows, len: spec.len, k: spec.k }, workgroups: ceilDiv(spec.rows, EW_WG) },
     ],
     alternates: zero.alternates,
